@@ -1,0 +1,71 @@
+"""Generate the built-in two-step arithmetic word problems (seeds and a disjoint held-out set).
+
+    python scripts/make_arithmetic.py
+
+Writes src/svdistill/data/seeds/arithmetic.jsonl (training seeds; the answer is kept as a
+reference that only evaluation and judge-quality reports read) and
+src/svdistill/data/benchmarks/arithmetic_heldout.jsonl (evaluation). No question appears in both.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+NAMES = ["Ana", "Ben", "Chen", "Dara", "Eli", "Fatima", "Goro", "Hana", "Ivan", "Jo", "Kofi",
+         "Lena", "Mateo", "Nia", "Omar", "Priya", "Quinn", "Rosa", "Sami", "Tara"]
+THINGS = ["apples", "marbles", "stickers", "books", "coins", "pencils", "cookies", "shells",
+          "cards", "stamps", "beads", "tickets"]
+
+
+def problem(rng: random.Random) -> tuple[str, int]:
+    name, thing = rng.choice(NAMES), rng.choice(THINGS)
+    kind = rng.randrange(6)
+    a, b, c = rng.randint(12, 95), rng.randint(3, 40), rng.randint(2, 9)
+    if kind == 0:
+        b = rng.randint(3, a - 1)
+        return (f"{name} has {a} {thing}. {name} gives away {b} and then buys {c} more. "
+                f"How many {thing} does {name} have now?", a - b + c)
+    if kind == 1:
+        return (f"{name} buys {c} boxes with {b} {thing} in each box and already had {a} {thing}. "
+                f"How many {thing} does {name} have in total?", c * b + a)
+    if kind == 2:
+        total = c * b
+        return (f"{name} shares {total} {thing} equally among {c} friends, then adds {a} more "
+                f"to one friend's share. How many {thing} does that friend have?", b + a)
+    if kind == 3:
+        return (f"A shop had {a} {thing}. It sold {b} in the morning and {c} times as many in the "
+                f"afternoon as in the morning. How many {thing} did it sell in total?", b + c * b)
+    if kind == 4:
+        return (f"{name} collects {b} {thing} every day for {c} days, then loses {min(a, b * c)}."
+                f" How many {thing} are left?", b * c - min(a, b * c))
+    return (f"{name} has {a} {thing} and {rng.choice(NAMES)} has {b} more than {name}. "
+            f"How many {thing} do they have together?", a + (a + b))
+
+
+def generate(count: int, rng: random.Random, taken: set[str]) -> list[dict]:
+    rows = []
+    while len(rows) < count:
+        text, answer = problem(rng)
+        if text in taken:
+            continue
+        taken.add(text)
+        rows.append({"id": f"arith-{len(taken):04d}", "question": text, "answer": str(answer),
+                     "domain": "math"})
+    return rows
+
+
+def main() -> None:
+    root = Path(__file__).resolve().parents[1] / "src" / "svdistill" / "data"
+    taken: set[str] = set()
+    seeds = generate(300, random.Random(1), taken)
+    heldout = generate(150, random.Random(2), taken)
+    for path, rows in ((root / "seeds" / "arithmetic.jsonl", seeds),
+                       (root / "benchmarks" / "arithmetic_heldout.jsonl", heldout)):
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        print(f"wrote {len(rows)} rows to {path}")
+
+
+if __name__ == "__main__":
+    main()

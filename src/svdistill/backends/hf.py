@@ -1,0 +1,188 @@
+"""transformers in-process: batched generation with left padding, HF folders or GGUF files.
+
+Each request samples with its own `torch.Generator` seeded from the request's seed, so sample i
+of a question is the same whichever batch it lands in (up to floating-point effects of padding).
+This is done by a logits processor that samples every row itself and leaves a single finite
+logit, with `generate` running greedy around it: generate keeps its KV cache, stopping and
+padding logic, and we keep per-row seeds, which batched `do_sample=True` cannot give.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    GenerationConfig,
+    LogitsProcessor,
+    LogitsProcessorList,
+)
+
+from .base import Backend, Completion, Request, SamplingParams
+
+
+class PerRowSampler(LogitsProcessor):
+    """Temperature, top-k and top-p sampling with one seeded generator per batch row."""
+
+    def __init__(self, params: Sequence[SamplingParams]):
+        self.params = list(params)
+        self.generators = [torch.Generator().manual_seed(p.seed) for p in params]
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        scores = scores.float()
+        vocab = scores.shape[-1]
+        ks = [p.top_k if 0 < p.top_k < vocab else vocab for p in self.params]
+        values, indices = scores.topk(max(ks), dim=-1)  # sorted, largest first
+        chosen = torch.empty(len(self.params), dtype=torch.long)
+        for row, p in enumerate(self.params):
+            if p.temperature <= 0:
+                chosen[row] = indices[row, 0]
+                continue
+            logits = values[row, : ks[row]] / p.temperature
+            probs = torch.softmax(logits, dim=-1)
+            if p.top_p < 1.0:
+                # keep the smallest prefix whose mass reaches top_p (always at least one token)
+                keep = (probs.cumsum(-1) - probs) < p.top_p
+                probs = probs * keep
+            pick = torch.multinomial(probs, 1, generator=self.generators[row])
+            chosen[row] = indices[row, pick]
+        out = torch.full_like(scores, float("-inf"))
+        out[torch.arange(len(chosen)), chosen] = 0.0
+        return out
+
+
+def _dtype(name: str) -> torch.dtype:
+    if name in ("auto", "bfloat16"):
+        return torch.bfloat16
+    return {"float32": torch.float32, "float16": torch.float16}[name]
+
+
+def load_model(path: str | Path, dtype: str = "auto"):
+    """Load a causal LM and its tokenizer from an HF folder or a GGUF file (dequantized).
+
+    A model loaded from GGUF keeps a quantizer that blocks saving and training; it is removed
+    here so the result is a plain model.
+    """
+    path = Path(path)
+    kwargs: dict = {"dtype": _dtype(dtype)}
+    if path.suffix == ".gguf":
+        source, kwargs["gguf_file"] = str(path.parent), path.name
+    else:
+        source = str(path)
+    tokenizer = AutoTokenizer.from_pretrained(source, **{k: v for k, v in kwargs.items()
+                                                         if k == "gguf_file"})
+    model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+    if getattr(model, "hf_quantizer", None) is not None:
+        model.hf_quantizer = None
+        model.is_quantized = False
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.eval()
+    return model, tokenizer
+
+
+def weights_fingerprint(path: Path) -> str:
+    """A hash of the weight files, so a retrained model never reuses the base model's calls."""
+    files = [path] if path.is_file() else sorted(
+        p for p in path.iterdir() if p.suffix in (".safetensors", ".bin", ".gguf")
+    )
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(file.name.encode())
+        with open(file, "rb") as f:
+            while chunk := f.read(1 << 22):
+                digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
+class HFBackend(Backend):
+    def __init__(self, path: str | Path, batch_size: int = 16, dtype: str = "auto",
+                 n_threads: int | None = None):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise FileNotFoundError(f"model not found: {self.path}")
+        if n_threads:
+            torch.set_num_threads(n_threads)
+        self.batch_size = batch_size
+        self.dtype = dtype
+        self.model, self.tokenizer = load_model(self.path, dtype)
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.stop_ids = self._stop_ids()
+        self._identity = f"hf:{self.path.name}:{dtype}:{weights_fingerprint(self.path)}"
+
+    @property
+    def identity(self) -> str:
+        return self._identity
+
+    def _stop_ids(self) -> list[int]:
+        ids = {self.tokenizer.eos_token_id}
+        for token in ("<|im_end|>", "<|endoftext|>", "<|eot_id|>"):
+            tid = self.tokenizer.convert_tokens_to_ids(token)
+            if isinstance(tid, int) and tid != self.tokenizer.unk_token_id:
+                ids.add(tid)
+        configured = self.model.generation_config.eos_token_id
+        ids.update(configured if isinstance(configured, list) else [configured])
+        return sorted(i for i in ids if i is not None)
+
+    def render(self, request: Request) -> str:
+        return self.tokenizer.apply_chat_template(
+            request.message_dicts(), tokenize=False, add_generation_prompt=True
+        )
+
+    @torch.inference_mode()
+    def generate(self, requests: Sequence[Request]) -> list[Completion]:
+        if not requests:
+            return []
+        started = time.perf_counter()
+        prompts = [self.render(r) for r in requests]
+        batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
+        config = GenerationConfig(
+            do_sample=False,
+            max_new_tokens=max(r.params.max_tokens for r in requests),
+            eos_token_id=self.stop_ids,
+            pad_token_id=self.tokenizer.pad_token_id,
+            repetition_penalty=1.0,
+        )
+        output = self.model.generate(
+            **batch,
+            generation_config=config,
+            logits_processor=LogitsProcessorList([PerRowSampler([r.params for r in requests])]),
+        )
+        latency = (time.perf_counter() - started) / len(requests)
+        new_tokens = output[:, batch["input_ids"].shape[1] :]
+        results = []
+        for row, request in enumerate(requests):
+            tokens = new_tokens[row].tolist()
+            limit = request.params.max_tokens
+            stop_at = next((i for i, t in enumerate(tokens) if t in self.stop_ids), None)
+            if stop_at is not None and stop_at < limit:
+                kept, finish = tokens[:stop_at], "stop"
+                counted = stop_at + 1
+            else:
+                kept, finish = tokens[:limit], "length"
+                counted = len(kept)
+            results.append(
+                Completion(
+                    text=self.tokenizer.decode(kept, skip_special_tokens=True),
+                    finish_reason=finish,
+                    prompt_tokens=int(batch["attention_mask"][row].sum()),
+                    completion_tokens=counted,
+                    latency_s=latency,
+                )
+            )
+        return results
+
+    def stream(self, requests):
+        # Similar prompt lengths share a batch, so less compute goes to padding.
+        order = sorted(range(len(requests)), key=lambda i: len(self.render(requests[i])))
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            for index, completion in zip(chunk, self.generate([requests[i] for i in chunk])):
+                yield index, completion
