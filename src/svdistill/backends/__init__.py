@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 __all__ = ["Backend", "Completion", "Request", "SamplingParams", "call_key", "make_backend"]
 
 FORMS = (
-    "embedded | embedded-llamacpp | tiny | scripted | openai:BASE_URL#MODEL | "
+    "embedded | embedded-llamacpp | tiny | scripted[:delay=S] | openai:BASE_URL#MODEL | "
     "llamacpp:PATH.gguf | hf:PATH_OR_FOLDER | vllm:MODEL"
 )
 
@@ -30,10 +30,19 @@ def make_backend(spec: str, options: ModelConfig | None = None) -> Backend:
 
     o = options or ModelConfig()
     kind, _, rest = spec.partition(":")
-    if kind == "scripted" and not rest:
+    if kind == "scripted":
         from .scripted import echo_math_backend
 
-        return echo_math_backend()
+        if not rest:
+            return echo_math_backend()
+        name, _, value = rest.partition("=")
+        try:
+            if name != "delay":
+                raise ValueError(name)
+            return echo_math_backend(delay_s=float(value))
+        except ValueError:
+            raise BackendSpecError(f"backend {spec!r}: expected scripted or scripted:delay=SECONDS")
+
     if kind in ("embedded", "tiny", "embedded-llamacpp") and not rest:
         from . import embedded
 

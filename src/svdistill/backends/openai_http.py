@@ -21,7 +21,7 @@ from tenacity import (
     RetryError,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_random_exponential,
 )
 
 from .base import Backend, Completion, Request
@@ -76,7 +76,7 @@ class OpenAIBackend(Backend):
         retrying = AsyncRetrying(
             retry=retry_if_exception(_retryable),
             stop=stop_after_attempt(self.max_retries + 1),
-            wait=wait_exponential_jitter(initial=self.backoff_initial_s, max=30),
+            wait=wait_random_exponential(multiplier=self.backoff_initial_s, max=30),
             reraise=False,
         )
         try:

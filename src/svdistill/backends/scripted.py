@@ -8,7 +8,8 @@ reply is `default`. A reply can also be a callable `(request) -> str` when a tes
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 
 from .base import Backend, Completion, Request
 
@@ -23,10 +24,12 @@ class ScriptedBackend(Backend):
         rules: Sequence[tuple[str, Reply]] = (),
         default: Reply = "The answer is 0.",
         name: str = "scripted",
+        delay_s: float = 0.0,
     ):
         self.rules = [(re.compile(p, re.S), r) for p, r in rules]
         self.default = default
         self.name = name
+        self.delay_s = delay_s  # per call, to simulate a slow engine in interruption tests
         self.calls = 0
 
     @property
@@ -46,6 +49,8 @@ class ScriptedBackend(Backend):
     def generate(self, requests: Sequence[Request]) -> list[Completion]:
         out = []
         for request in requests:
+            if self.delay_s:
+                time.sleep(self.delay_s)
             self.calls += 1
             text = self.reply(request)
             words = len(text.split())
@@ -63,7 +68,13 @@ class ScriptedBackend(Backend):
         return out
 
 
-def echo_math_backend() -> ScriptedBackend:
+    def stream(self, requests: Sequence[Request]) -> Iterator[tuple[int, Completion]]:
+        # One call at a time, like a server: each reply reaches the store before the next starts.
+        for index, request in enumerate(requests):
+            yield index, self.generate([request])[0]
+
+
+def echo_math_backend(delay_s: float = 0.0) -> ScriptedBackend:
     """Solves "a + b" / "a - b" / "a * b" questions correctly; the default for `scripted`."""
 
     def solve(request: Request) -> str:
@@ -75,4 +86,4 @@ def echo_math_backend() -> ScriptedBackend:
         value = {"+": a + b, "-": a - b, "*": a * b}[op]
         return f"We compute {a} {op} {b} = {value}. The answer is \\boxed{{{value}}}."
 
-    return ScriptedBackend(default=solve, name="echo-math")
+    return ScriptedBackend(default=solve, name="echo-math", delay_s=delay_s)

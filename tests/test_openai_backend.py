@@ -1,0 +1,102 @@
+"""The openai backend against a real OpenAI-compatible server: llama-cpp-python's server on the
+embedded GGUF, started on 127.0.0.1 by the test, with a fault-injecting proxy in front of it."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from faultproxy import FaultProxy
+from svdistill.backends.base import Request, SamplingParams
+from svdistill.backends.openai_http import OpenAIBackend
+from svdistill.generation import Generator
+from svdistill.store import CallStore
+
+pytest.importorskip("llama_cpp.server", reason="needs llama-cpp-python[server]")
+pytestmark = pytest.mark.slow
+
+MODEL = "qwen-embedded"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server_url(tmp_path_factory):
+    from svdistill.backends.embedded import embedded_gguf
+
+    port = free_port()
+    log = open(tmp_path_factory.mktemp("server") / "server.log", "w+b")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_gguf()),
+         "--model_alias", MODEL, "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "1024"],
+        stdout=log, stderr=subprocess.STDOUT,  # a file: a full pipe would stall the server
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            log.seek(0)
+            pytest.fail(f"llama_cpp.server exited: {log.read().decode()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url + "/models", timeout=2) as reply:
+                if MODEL in json.loads(reply.read())["data"][0]["id"]:
+                    break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("llama_cpp.server did not start within 180 s")
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+
+
+def ask(text: str, max_tokens: int = 12, seed: int = 0) -> Request:
+    return Request.chat([{"role": "user", "content": text}],
+                        SamplingParams(temperature=0.0, max_tokens=max_tokens, seed=seed))
+
+
+def test_round_trip_with_usage_and_truncation(server_url):
+    backend = OpenAIBackend(server_url, MODEL, concurrency=2)
+    full, cut = backend.generate([ask("Say hello in one word.", 24), ask("Count to fifty.", 3)])
+    assert full.ok and full.text.strip() and full.prompt_tokens > 0
+    assert cut.finish_reason == "length" and cut.completion_tokens == 3
+
+
+def test_failed_requests_are_retried(server_url):
+    with FaultProxy(server_url, schedule=["503", "reset", "malformed"]) as proxy:
+        backend = OpenAIBackend(proxy.url, MODEL, max_retries=4, backoff_initial_s=0.05)
+        (reply,) = backend.generate([ask("What is 2 + 3? Answer with a number.")])
+    assert reply.ok and reply.text.strip()
+    assert proxy.injected == ["503", "reset", "malformed"]
+    assert backend.retries == 3
+
+
+def test_exhausted_retries_are_recorded_not_stored(server_url, tmp_path):
+    with FaultProxy(server_url, schedule=["503", "503", "503"]) as proxy:
+        backend = OpenAIBackend(proxy.url, MODEL, max_retries=2, backoff_initial_s=0.01)
+        generator = Generator(backend, CallStore(tmp_path / "calls.jsonl"))
+        (reply,) = generator.run([ask("Hi")])
+        assert reply.finish_reason == "error" and "503" in reply.error
+        assert generator.stats.errors == 1 and len(generator.store) == 0
+        (again,) = generator.run([ask("Hi")])  # the schedule is used up: this one goes through
+    assert again.ok and len(generator.store) == 1
+
+
+def test_stalled_request_times_out_and_retries(server_url):
+    with FaultProxy(server_url, schedule=["stall"], stall_s=5) as proxy:
+        backend = OpenAIBackend(proxy.url, MODEL, timeout_s=1.0, max_retries=2,
+                                backoff_initial_s=0.01)
+        (reply,) = backend.generate([ask("Say yes.")])
+    assert reply.ok and backend.retries == 1
