@@ -16,3 +16,46 @@ from svdistill.config import Config, load_config  # noqa: E402
 def config() -> Config:
     """Defaults on the scripted backend with a handful of built-in seeds."""
     return load_config(None, ["model.backend=scripted", "seeds.limit=6", "sample.n=3"])
+
+
+def embedded_tokenizer():
+    """The embedded model's tokenizer and chat template, from the converted folder if present."""
+    from transformers import AutoTokenizer
+
+    from svdistill.backends import embedded
+
+    folder = embedded.cache_dir() / f"{embedded.EMBEDDED_NAME}-hf"
+    if (folder / "tokenizer.json").exists():
+        return AutoTokenizer.from_pretrained(str(folder))
+    try:
+        gguf = embedded.embedded_gguf()
+    except embedded.ModelFilesMissing as exc:
+        pytest.skip(f"embedded model packages not installed: {exc}")
+    return AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """A randomly initialised 2-layer Qwen2 (hidden size 32) with the real tokenizer: a model
+    that loads and generates in seconds, for wiring tests (its text is noise)."""
+    torch = pytest.importorskip("torch")
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    tokenizer = embedded_tokenizer()
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+        eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("tiny") / "model"
+    Qwen2ForCausalLM(config).save_pretrained(str(path))
+    tokenizer.save_pretrained(str(path))
+    return path

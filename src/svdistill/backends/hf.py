@@ -10,6 +10,7 @@ padding logic, and we keep per-row seeds, which batched `do_sample=True` cannot 
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -87,17 +88,34 @@ def load_model(path: str | Path, dtype: str = "auto"):
 
 
 def weights_fingerprint(path: Path) -> str:
-    """A hash of the weight files, so a retrained model never reuses the base model's calls."""
+    """A hash of the weight files, so a retrained model never reuses the base model's calls.
+
+    Hashing a 1 GB model takes seconds, so the result is remembered in a sidecar file keyed by
+    the files' sizes and modification times.
+    """
     files = [path] if path.is_file() else sorted(
         p for p in path.iterdir() if p.suffix in (".safetensors", ".bin", ".gguf")
     )
+    stamp = [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files]
+    sidecar = (path.parent if path.is_file() else path) / f".{path.name}.fingerprint.json"
+    try:
+        cached = json.loads(sidecar.read_text())
+        if cached["stamp"] == stamp:
+            return cached["fingerprint"]
+    except (OSError, ValueError, KeyError):
+        pass
     digest = hashlib.sha256()
     for file in files:
         digest.update(file.name.encode())
         with open(file, "rb") as f:
             while chunk := f.read(1 << 22):
                 digest.update(chunk)
-    return digest.hexdigest()[:16]
+    fingerprint = digest.hexdigest()[:16]
+    try:
+        sidecar.write_text(json.dumps({"stamp": stamp, "fingerprint": fingerprint}))
+    except OSError:
+        pass  # a read-only model folder just means hashing again next time
+    return fingerprint
 
 
 class HFBackend(Backend):
