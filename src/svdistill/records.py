@@ -57,6 +57,7 @@ class Vote:
 
     verdict: str
     call_key: str
+    prior_calls: list[str] = field(default_factory=list)  # earlier calls of this vote (cycle)
 
 
 @dataclass
@@ -65,6 +66,7 @@ class StageResult:
     passed: bool
     votes: list[Vote] = field(default_factory=list)
     reason: str = ""
+    outcome: str = ""  # "yes" (passed), "no", "undecided", "error" or "rule" (rules stage)
 
 
 @dataclass

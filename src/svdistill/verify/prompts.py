@@ -1,0 +1,75 @@
+"""Judge prompt templates: packaged text files, each replaceable by a file of the user's own.
+
+A template is plain text with placeholders `{question}`, `{answer}` and `{inferred}`. They are
+filled in one pass, so text inserted for one placeholder is never searched for another, and any
+other braces (LaTeX, code) are left alone.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+
+from ..store import RunError
+
+#: template name -> the placeholders it must contain
+REQUIRED = {
+    "cycle_infer": ("answer",),
+    "cycle_compare": ("question", "inferred"),
+    "factual": ("question", "answer"),
+    "correctness": ("question", "answer"),
+    "single": ("question", "answer"),
+}
+_PLACEHOLDER = re.compile(r"\{(question|answer|inferred)\}")
+
+
+class Template:
+    """One prompt, rendered by `render(question=..., answer=...)`."""
+
+    def __init__(self, name: str, text: str, source: str):
+        missing = [p for p in REQUIRED[name] if "{" + p + "}" not in text]
+        if missing:
+            raise RunError(
+                f"{source}: prompt {name!r} lacks placeholder(s) "
+                + ", ".join("{" + p + "}" for p in missing)
+            )
+        self.name = name
+        self.text = text
+        self.source = source
+        # Split once into literal parts and placeholder names so rendering is a join, not a regex.
+        self._parts = _PLACEHOLDER.split(text)
+
+    def render(self, **values: str) -> str:
+        parts = self._parts
+        out = [parts[0]]
+        for i in range(1, len(parts), 2):
+            out.append(values[parts[i]])
+            out.append(parts[i + 1])
+        return "".join(out)
+
+
+def load_templates(overrides: dict[str, str] | None = None) -> dict[str, Template]:
+    """Every template, packaged or overridden (`verify.prompts: {factual: my_factual.txt}`)."""
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(REQUIRED))
+    if unknown:
+        raise RunError(
+            f"verify.prompts: unknown prompt(s) {', '.join(unknown)}; known: {', '.join(REQUIRED)}"
+        )
+    templates = {}
+    for name in REQUIRED:
+        if name in overrides:
+            path = Path(overrides[name]).expanduser()
+            try:
+                text = path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise RunError(
+                    f"verify.prompts.{name}: cannot read {path} ({exc.strerror})"
+                ) from exc
+            source = str(path)
+        else:
+            text = (resources.files("svdistill") / "prompts" / f"{name}.txt").read_text("utf-8")
+            source = f"svdistill/prompts/{name}.txt"
+        templates[name] = Template(name, text, source)
+    return templates
