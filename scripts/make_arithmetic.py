@@ -4,7 +4,9 @@
 
 Writes src/svdistill/data/seeds/arithmetic.jsonl (training seeds; the answer is kept as a
 reference that only evaluation and judge-quality reports read) and
-src/svdistill/data/benchmarks/arithmetic_heldout.jsonl (evaluation). No question appears in both.
+src/svdistill/data/benchmarks/arithmetic_heldout.jsonl (evaluation). The two use different
+templates for the same six two-step skills, so the held-out set shares no 13-word run with the
+seeds: a model that only memorised the seeds' wording gains nothing on it.
 """
 
 from __future__ import annotations
@@ -44,14 +46,41 @@ def problem(rng: random.Random) -> tuple[str, int]:
             f"How many {thing} do they have together?", a + (a + b))
 
 
-def generate(count: int, rng: random.Random, taken: set[str]) -> list[dict]:
+def heldout_problem(rng: random.Random) -> tuple[str, int]:
+    """The same six skills as `problem`, worded differently."""
+    name = rng.choice(NAMES)
+    kind = rng.randrange(6)
+    a, b, c = rng.randint(12, 95), rng.randint(3, 40), rng.randint(2, 9)
+    if kind == 0:
+        b = rng.randint(3, a - 1)
+        return (f"A parking lot holds {a} cars. Then {b} cars drive away and {c} new cars arrive."
+                " How many cars are in the lot now?", a - b + c)
+    if kind == 1:
+        return (f"A farmer plants {c} rows of trees with {b} trees per row. The farm already had "
+                f"{a} trees. What is the total number of trees on the farm?", c * b + a)
+    if kind == 2:
+        return (f"{c * b} liters of juice are poured evenly into {c} jugs. Then {a} liters are "
+                "added to the first jug. How many liters does the first jug hold?", b + a)
+    if kind == 3:
+        return (f"On Monday a library lent out {b} books. On Tuesday it lent out {c} times the "
+                "Monday number. How many books did it lend out over both days?", b + c * b)
+    if kind == 4:
+        lost = min(a, b * c)
+        return (f"{name} earns {b} points a day for {c} days and then spends {lost} points. "
+                "How many points remain?", b * c - lost)
+    return (f"A red box weighs {a} grams. A blue box weighs {b} grams more than the red box. "
+            "What is the combined weight of both boxes in grams?", a + (a + b))
+
+
+def generate(count: int, rng: random.Random, taken: set[str], make=problem,
+             prefix: str = "arith") -> list[dict]:
     rows = []
     while len(rows) < count:
-        text, answer = problem(rng)
+        text, answer = make(rng)
         if text in taken:
             continue
         taken.add(text)
-        rows.append({"id": f"arith-{len(taken):04d}", "question": text, "answer": str(answer),
+        rows.append({"id": f"{prefix}-{len(rows) + 1:04d}", "question": text, "answer": str(answer),
                      "domain": "math"})
     return rows
 
@@ -60,7 +89,7 @@ def main() -> None:
     root = Path(__file__).resolve().parents[1] / "src" / "svdistill" / "data"
     taken: set[str] = set()
     seeds = generate(300, random.Random(1), taken)
-    heldout = generate(150, random.Random(2), taken)
+    heldout = generate(150, random.Random(2), taken, heldout_problem, "heldout")
     for path, rows in ((root / "seeds" / "arithmetic.jsonl", seeds),
                        (root / "benchmarks" / "arithmetic_heldout.jsonl", heldout)):
         path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")

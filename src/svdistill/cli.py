@@ -7,7 +7,7 @@ import functools
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -24,9 +24,9 @@ err = Console(stderr=True)
 ConfigArg = Annotated[
     str, typer.Argument(help="A YAML config file, or a packaged config name (demo, quick).")
 ]
-OutOpt = Annotated[Optional[Path], typer.Option("--out", "-o", help="Run folder.")]
+OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Run folder.")]
 Overrides = Annotated[
-    Optional[list[str]], typer.Argument(help="Overrides such as sample.n=8 model.backend=tiny.")
+    list[str] | None, typer.Argument(help="Overrides such as sample.n=8 model.backend=tiny.")
 ]
 ProgressOpt = Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bars.")]
 
@@ -116,6 +116,203 @@ def sample(config: ConfigArg, out: OutOpt = None, overrides: Overrides = None,
     if s["errors"]:
         err.print(f"[yellow]{s['errors']} calls failed; rerun to retry just those.[/]")
         raise typer.Exit(1)
+
+
+@app.command()
+@user_errors
+def verify(config: ConfigArg, out: OutOpt = None, overrides: Overrides = None,
+           progress: ProgressOpt = True) -> None:
+    """Accept or reject every candidate in RUN/candidates.jsonl with the self-verification
+    cascade; writes RUN/verdicts.jsonl, RUN/rejected/ and RUN/verify_stats.json."""
+    from .runfolder import RunFolder
+    from .verify import run_verify
+    from .verify.report import overall_table, stage_table
+    from .verify.stages import build_stages
+
+    cfg = resolve_config(config, overrides)
+    run = RunFolder(out or default_out(config))
+    build_stages(cfg.verify)  # a bad stage list or prompt file fails before the model loads
+    if not run.file("candidates.jsonl").exists():
+        raise RunError(f"{run.file('candidates.jsonl')} not found: run `svdistill sample` first")
+    run.save_config(cfg)
+    backend = open_backend(cfg.verify.judge_backend or cfg.model.backend, cfg)
+    try:
+        summary = run_verify(cfg, run, backend, progress=progress and sys.stderr.isatty())
+    finally:
+        backend.close()
+        run.close()
+    console.print(stage_table(summary))
+    console.print(overall_table(summary))
+    console.print(f"wrote {run.file('verdicts.jsonl')}")
+    if summary.errors:
+        err.print(f"[yellow]{summary.errors} candidates were rejected because a judge call "
+                  "failed; rerun to retry just those calls.[/]")
+        raise typer.Exit(1)
+
+
+@app.command()
+@user_errors
+def curate(config: ConfigArg, out: OutOpt = None, overrides: Overrides = None,
+           progress: ProgressOpt = True) -> None:
+    """Turn RUN/verdicts.jsonl into a training set (curate.policy); writes RUN/sft/."""
+    from .curate import run_curate
+    from .runfolder import RunFolder
+
+    cfg = resolve_config(config, overrides)
+    # config.yaml is not rewritten: it records the prompts the candidates were sampled with,
+    # which the training examples must repeat. Curate's settings go into sft/stats.json.
+    run = RunFolder(out or default_out(config))
+    summary = run_curate(cfg, run, progress=progress and sys.stderr.isatty())
+    s = summary.as_dict()
+    rows: dict = {
+        "policy": s["policy"], "questions": s["questions"], "candidates": s["candidates"],
+        "accepted candidates": s["accepted"],
+        "questions with an accepted candidate": s["questions_with_accepted"],
+        "selected by policy": s["selected"], "kept (training examples)": s["kept"],
+    }
+    rows.update({f"dropped: {reason}": count for reason, count in s["dropped"].items()})
+    tokens = s["tokens"]
+    if tokens:
+        rows["tokens per example mean / p50 / p95 / max"] = (
+            f"{tokens['mean']} / {tokens['p50']} / {tokens['p95']} / {tokens['max']}")
+        rows[f"longer than train.max_length={cfg.train.max_length}"] = tokens["over_max_length"]
+    console.print(summary_table("curate", rows))
+    for warning in s["warnings"]:
+        err.print(f"[yellow]{warning}[/]", highlight=False)
+    console.print(f"wrote {run.file('sft')} (train.jsonl, dataset/, dropped.jsonl, stats.json)")
+    if not s["kept"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+@user_errors
+def train(config: ConfigArg, out: OutOpt = None, overrides: Overrides = None,
+          progress: ProgressOpt = True) -> None:
+    """Fine-tune the model on RUN/sft/ (LoRA or full); writes RUN/model/ and RUN/train/."""
+    from .runfolder import RunFolder
+
+    cfg = resolve_config(config, overrides)
+    run = RunFolder(out or default_out(config))
+    if not run.file("sft/train.jsonl").exists():  # fail before the slow training imports
+        raise RunError(f"{run.file('sft/train.jsonl')} not found: run `svdistill curate` first")
+    try:
+        from .train import run_train
+    except ImportError as exc:
+        raise RunError(f"training needs the train extra: pip install 'svdistill[train]' ({exc})"
+                       ) from None
+    summary = run_train(cfg, run, progress=progress and sys.stderr.isatty())
+    if not summary.model_dir:
+        return  # not the main process of a multi-GPU launch
+    s = summary.as_dict()
+    console.print(summary_table("train", {
+        "base model": s["base_model"], "method": s["method"], "examples": s["examples"],
+        "dropped: longer than max_length": len(s["dropped_too_long"]),
+        "steps / epochs": f"{s['steps']} / {s['epochs']}",
+        "effective batch": s["effective_batch"],
+        "loss first / last": f"{s['first_loss']:.4f} / {s['last_loss']:.4f}"
+        if s["first_loss"] is not None else "-",
+        "s / step": s["s_per_step"], "wall time (s)": s["wall_s"],
+        "peak memory (MiB)": s["peak_rss_mib"],
+    }))
+    console.print(f"wrote {s['model_dir']}; evaluate it with model.backend=hf:{s['model_dir']}")
+
+
+@app.command()
+@user_errors
+def evaluate(
+    config: ConfigArg, out: OutOpt = None, overrides: Overrides = None,
+    model: Annotated[str, typer.Option(
+        "--model", "-m", help="base (model.backend), trained (RUN/model), a model path or a "
+        "backend string.")] = "base",
+    method: Annotated[str, typer.Option(
+        "--method", help="single: pass@k over evaluate.samples; uq-ttc: first of "
+        "evaluate.uq_ttc_candidates the cascade accepts.")] = "single",
+    allow_overlap: Annotated[bool, typer.Option(
+        "--allow-overlap", help="Report on benchmarks that overlap the run's seeds.")] = False,
+    progress: ProgressOpt = True,
+) -> None:
+    """Evaluate a model on evaluate.benchmarks; writes RUN/eval/<model>/<benchmark>/ and prints
+    every result in the run side by side."""
+    from .evaluate import comparison_rows, comparison_table, run_evaluate
+    from .runfolder import RunFolder
+
+    cfg = resolve_config(config, overrides)
+    if allow_overlap:
+        cfg.evaluate.allow_overlap = True
+    run = RunFolder(out or default_out(config))
+    if not run.file("config.yaml").exists():
+        run.save_config(cfg)  # an evaluation-only run; a pipeline run keeps its sampling config
+    try:
+        err.print(f"evaluating {model} ({method}) ...")
+        results = run_evaluate(cfg, run, model=model, method=method,
+                               progress=progress and sys.stderr.isatty())
+    finally:
+        run.close()
+    # wide enough for every column even when the output is piped (rich then assumes 80)
+    wide = console if console.width >= 120 else Console(width=120)
+    wide.print(comparison_table(comparison_rows(run)))
+    failed = sum(s["errors"] for s in results["benchmarks"].values())
+    for name, s in results["benchmarks"].items():
+        if s["gold_rejected"]:
+            err.print(f"[yellow]{name}: {s['gold_rejected']} rows set aside because their gold "
+                      f"answer did not grade as correct (see gold_rejected.jsonl).[/]")
+    if failed:
+        err.print(f"[yellow]{failed} calls failed; rerun to retry just those.[/]")
+        raise typer.Exit(1)
+
+
+@app.command()
+@user_errors
+def report(
+    run: Annotated[Path, typer.Argument(help="Run folder (a single run or a multi-round one).")],
+    open_report: Annotated[bool, typer.Option(
+        "--open/--no-open", help="Open the report in the default browser.")] = False,
+) -> None:
+    """Write RUN/report.html: results against the base model and UQ-TTC, the acceptance
+    funnel, votes, calls, judge quality, curation, training and sampling; prints its path."""
+    from .report import build_report
+
+    path = build_report(run)
+    typer.echo(str(path))  # the bare path, so scripts can capture it
+    if open_report:
+        import webbrowser
+
+        webbrowser.open(path.resolve().as_uri())
+
+
+def _run_loop(cfg: Config, out: Path, progress: bool) -> None:
+    from .evaluate.results import comparison_table
+    from .pipeline import Pipeline
+    from .report import build_report
+
+    pipeline = Pipeline(cfg, out, progress=progress and sys.stderr.isatty(), console=err)
+    rows = pipeline.run()
+    report = build_report(out)
+    console.print(comparison_table(rows))
+    timings = pipeline.timings
+    total = sum(t for phases in timings.values() for t in phases.values())
+    console.print(f"phase wall time this run: {total:,.0f} s; report: {report}")
+
+
+@app.command("run")
+@user_errors
+def run_command(config: ConfigArg, out: OutOpt = None, overrides: Overrides = None,
+                progress: ProgressOpt = True) -> None:
+    """The whole loop: sample, verify, curate, train, evaluate (base, trained, UQ-TTC), report.
+    Rerun the same command to resume; finished phases are skipped."""
+    cfg = resolve_config(config, overrides)
+    _run_loop(cfg, out or default_out(config), progress)
+
+
+@app.command()
+@user_errors
+def demo(quick: Annotated[bool, typer.Option("--quick", help="The 5-minute version.")] = False,
+         out: OutOpt = None, overrides: Overrides = None, progress: ProgressOpt = True) -> None:
+    """`run` on the embedded model with a packaged config: built-in arithmetic seeds (their
+    answers never reach the method) and a disjoint held-out set."""
+    name = "demo-quick" if quick else "demo"
+    cfg = resolve_config(name, overrides)
+    _run_loop(cfg, out or Path("runs") / name, progress)
 
 
 def main() -> None:  # pragma: no cover

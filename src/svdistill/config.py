@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .store import RunError
 
@@ -40,7 +40,7 @@ class ModelConfig(Section):
         description="System prompt used for sampling (and kept in the training examples).",
     )
     user_template: str = Field(
-        "{question}\n\nEnd with the final answer in the form \\boxed{{ANSWER}}.",
+        "{question}\n\nEnd with the final answer in the form \\boxed{ANSWER}.",
         description="User message; {question} is replaced by the seed question.",
     )
 
@@ -59,6 +59,7 @@ class SeedsConfig(Section):
         "fail", description="Malformed rows: stop with an error, or skip and count them."
     )
     limit: int | None = Field(None, ge=1, description="Use only the first N questions.")
+    offset: int = Field(0, ge=0, description="Skip the first N distinct questions.")
 
 
 class SampleConfig(Section):
@@ -74,57 +75,164 @@ class VerifyConfig(Section):
     judge_backend: str | None = Field(None, description="Judge model; None = the sampled model.")
     stages: list[str] = Field(
         default_factory=lambda: ["rules", "cycle", "factual", "correctness"],
-        description="Stage order; 'single' is the one-question judge used by the ablation.",
+        description="Stage order, from rules, cycle, factual, correctness, single ('single' is "
+        "the one-question judge of the ablation), and the opt-in solve, claims, single_alt "
+        "(for tiny judges; docs/judge_signal.md). A candidate failing a stage skips the rest.",
     )
     votes: int = Field(5, ge=1, description="Verification budget v: judge samples per stage.")
-    decision: Literal["unanimous", "majority"] = "unanimous"
+    decision: Literal["unanimous", "majority"] = Field(
+        "unanimous", description="unanimous: all v votes yes; majority: over v/2 (a tie rejects)."
+    )
     mode: Literal["eager", "lazy"] = Field(
         "lazy", description="lazy stops a stage at its first deciding vote; same decisions."
     )
-    cycle_variant: Literal["2v", "1+v"] = "2v"
+    cycle_variant: Literal["2v", "1+v"] = Field(
+        "2v", description="2v: v inferred questions, each compared once; 1+v: one inferred "
+        "question compared v times."
+    )
     temperature: float = Field(0.6, ge=0)
     top_p: float = Field(0.95, gt=0, le=1)
     top_k: int = Field(50, ge=0)
     max_tokens: int = Field(256, ge=1)
     seed: int = 1000
+    solve_max_tokens: int | None = Field(
+        None,
+        ge=1,
+        description="Token budget of the solve stage's own solution; None = max_tokens. Give it "
+        "what sampling had (sample.max_tokens): a cut-off solution has no final answer.",
+    )
+    claims_max: int = Field(
+        8, ge=1, description="claims stage: at most this many arithmetic statements per answer."
+    )
     prompts: dict[str, str] = Field(
-        default_factory=dict, description="Override a stage's prompt template with a file path."
+        default_factory=dict,
+        description="Override prompt templates with files: cycle_infer, cycle_compare, factual, "
+        "correctness, single, solve, claim, single_alt_yes_last, single_alt_no_last -> path.",
     )
 
 
 class CurateConfig(Section):
-    policy: Literal["first-valid", "all-valid", "no-filter", "single-judge"] = "first-valid"
-    decontaminate: list[str] = Field(
-        default_factory=list, description="Benchmark files whose questions must not be trained on."
+    policy: Literal["first-valid", "all-valid", "no-filter", "no-filter-first", "single-judge"] = (
+        Field(
+            "first-valid",
+            description="first-valid: first accepted candidate per question (paper); all-valid: "
+            "every accepted one; no-filter: every candidate, unverified (paper's ablation); "
+            "no-filter-first: sample 0 of each question, unverified; single-judge: first-valid "
+            "over verdicts of a verify.stages=[rules, single] run.",
+        )
     )
-    ngram: int = Field(13, ge=3, description="n-gram size for decontamination.")
+    decontaminate: list[str] = Field(
+        default_factory=list,
+        description="Benchmark JSONL files (a 'question' field) whose questions must not be "
+        "trained on.",
+    )
+    ngram: int = Field(
+        13, ge=3, description="Word n-gram size: a question sharing one with a benchmark is dropped"
+    )
 
 
 class TrainConfig(Section):
-    method: Literal["lora", "full"] = "lora"
-    epochs: float = 2.0
-    max_steps: int = -1
-    learning_rate: float = 1e-4
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.04
-    max_grad_norm: float = 1.0
-    batch_size: int = 8
-    gradient_accumulation_steps: int = 1
-    max_length: int = 768
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
+    """Fine-tuning settings. `preset` fills in the paper's settings for a model size (files in
+    configs/train_presets/) when the config is loaded; any key given explicitly in the config or
+    on the command line wins. Assigning `preset` later in code changes nothing else."""
+
+    preset: str | None = Field(
+        None, description="paper-0.6b, paper-4b, paper-8b or cpu-smoke; explicit keys override it."
+    )
+    base_model: str | None = Field(
+        None,
+        description="Local HF folder or GGUF file to train; default: resolved from model.backend "
+        "(embedded, hf:PATH, vllm:LOCAL_PATH). Needed for openai: and llamacpp: engines.",
+    )
+    method: Literal["lora", "full"] = Field("lora", description="LoRA adapters (merged on save) "
+                                            "or full fine-tuning (the paper's).")
+    dtype: Literal["auto", "bfloat16", "float32"] = Field(
+        "auto", description="Weights dtype; auto = bfloat16 (40% less memory than float32 on CPU)."
+    )
+    epochs: float = Field(2.0, gt=0, description="Passes over the set; ignored when max_steps > 0.")
+    max_steps: int = Field(-1, description="Optimizer steps; -1 = use epochs.")
+    learning_rate: float = Field(1e-4, gt=0)
+    weight_decay: float = Field(0.01, ge=0)
+    warmup_ratio: float = Field(0.04, ge=0, lt=1, description="Linear warmup share of all steps; "
+                                "then cosine decay.")
+    max_grad_norm: float = Field(1.0, gt=0, description="Gradient clipping.")
+    batch_size: int = Field(8, ge=1, description="Examples per device per micro-step.")
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    global_batch_size: int | None = Field(
+        None, ge=1, description="If set, accumulation = global / (batch_size x GPUs), so a preset "
+        "keeps its effective batch on any number of GPUs.",
+    )
+    max_length: int = Field(
+        768, ge=16, description="Longer examples (prompt + response tokens) are dropped, not cut."
+    )
+    gradient_checkpointing: bool = Field(True, description="Less memory, about 30% more compute.")
+    lora_r: int = Field(16, ge=1)
+    lora_alpha: int = Field(32, ge=1)
+    lora_dropout: float = Field(0.05, ge=0, lt=1)
     seed: int = 0
-    report_to: list[str] = Field(default_factory=list)
+    logging_steps: int = Field(1, ge=1, description="Log loss every N optimizer steps.")
+    save_steps: int = Field(0, ge=0, description="Checkpoint every N steps (0 = only at the end); "
+                            "a rerun resumes from the last checkpoint in RUN/train/checkpoints.")
+    report_to: list[str] = Field(
+        default_factory=list, description="Trackers passed to transformers (wandb, tensorboard...)."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("preset"):
+            return {**TrainConfig.load_preset(data["preset"]), **data}
+        return data
+
+    @staticmethod
+    def load_preset(name: str) -> dict[str, Any]:
+        """A packaged preset's `train` keys (configs/train_presets/NAME.yaml)."""
+        from importlib import resources
+
+        folder = Path(str(resources.files("svdistill") / "configs" / "train_presets"))
+        path = folder / f"{name}.yaml"
+        if not path.is_file():
+            known = ", ".join(sorted(p.stem for p in folder.glob("*.yaml")))
+            raise ValueError(f"no train preset {name!r}; known: {known}")
+        return yaml.safe_load(path.read_text(encoding="utf-8"))["train"]
 
 
 class EvaluateConfig(Section):
-    benchmarks: list[str] = Field(default_factory=list, description="Benchmark files or names.")
+    benchmarks: list[str] = Field(
+        default_factory=lambda: ["arithmetic"],
+        description="Benchmark files (.jsonl, .parquet) or built-ins: arithmetic, science-mc, "
+        "humaneval, champ, gym:TASK[,key=value...]; NAME@N uses the first N questions.",
+    )
+    limit: int | None = Field(None, ge=1, description="Questions per benchmark without an @N.")
     samples: int = Field(4, ge=1, description="Samples per question for pass@1 / pass@k.")
-    temperature: float = 0.7
-    max_tokens: int = 384
-    uq_ttc_candidates: int = Field(8, ge=1)
-    seed: int = 2000
+    temperature: float = Field(0.7, ge=0, description="Sampling temperature (paper: 0.7).")
+    top_p: float = Field(0.95, gt=0, le=1)
+    top_k: int = Field(50, ge=0)
+    max_tokens: int = Field(384, ge=1)
+    seed: int = Field(2000, description="Sample i of a question uses seed + i.")
+    uq_ttc_candidates: int = Field(8, ge=1, description="UQ-TTC: candidates N per question.")
+    bootstrap_resamples: int = Field(1000, ge=10, description="Bootstrap resamples for the CI.")
+    confidence: float = Field(0.95, gt=0, lt=1, description="Confidence level of the CI.")
+    allow_overlap: bool = Field(
+        False, description="Report on a benchmark even if it overlaps the run's seed questions."
+    )
+    ngram: int = Field(13, ge=3, description="Word n-gram size of the overlap check.")
+    code_timeout_s: float = Field(10.0, gt=0, description="Per-program limit of code tests.")
+
+
+class RunConfig(Section):
+    """The whole loop (`svdistill run`): rounds and which comparisons to evaluate."""
+
+    rounds: int = Field(1, ge=1, description="Loop rounds; round k samples from round k-1's model.")
+    round_seeds: Literal["same", "fresh"] = Field(
+        "same", description="Each round reuses the seed questions, or takes the next slice "
+        "(seeds.offset advances by seeds.limit per round; needs seeds.limit).",
+    )
+    uq_ttc: bool = Field(True, description="Also evaluate the UQ-TTC baseline on the base model.")
+    no_filter: bool = Field(
+        False, description="Also train and evaluate the no-filter ablation (samples trained on "
+        "without verification) beside the verified set.",
+    )
 
 
 class Config(Section):
@@ -135,6 +243,7 @@ class Config(Section):
     curate: CurateConfig = Field(default_factory=CurateConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
+    run: RunConfig = Field(default_factory=RunConfig)
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:

@@ -133,6 +133,8 @@ def iter_seeds(cfg: SeedsConfig, report: SeedReport | None = None) -> Iterator[Q
             report.duplicates += 1
             continue
         seen.add(qid)
+        if len(seen) <= cfg.offset:
+            continue
         report.loaded += 1
         yield Question(id=qid, text=text, domain=domain or "general", reference=ref)  # type: ignore[arg-type]
         if cfg.limit and report.loaded >= cfg.limit:
