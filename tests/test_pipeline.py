@@ -71,3 +71,12 @@ def test_fresh_seeds_per_round_needs_a_limit(config, tmp_path):
     config.seeds.limit = 5
     assert pipeline.round_config(3).seeds.offset == 10
     assert pipeline.round_config(2).model.backend.startswith("hf:")
+
+
+def test_nothing_accepted_skips_training_with_a_message(config, tmp_path):
+    pipeline = Pipeline(config, tmp_path, progress=False)
+    pipeline._backends["scripted"] = ScriptedBackend(
+        rules=[(r"\[\[Y\]\]", "[[N]]")], default=echo_math_backend().default, name="strict")
+    rows = pipeline.run()
+    assert not (tmp_path / "round-1" / "model").exists()
+    assert {r["model"] for r in rows} == {"base"}

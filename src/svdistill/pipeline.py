@@ -48,6 +48,16 @@ def inputs_hash(config: Config, phase: str) -> str:
     return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:16]
 
 
+class StopRounds(Exception):
+    """A round produced no trained model, so later rounds cannot start."""
+
+
+def _has_examples(run: RunFolder) -> bool:
+    path = run.file("sft/train.jsonl")
+    with open(path, "rb") as f:
+        return any(line.strip() for line in f)
+
+
 class PhaseLog:
     """`phases.json` of one round folder: which phases finished, with which inputs."""
 
@@ -128,6 +138,8 @@ class Pipeline:
         try:
             for k in range(1, self.config.run.rounds + 1):
                 self.run_round(k)
+        except StopRounds:
+            pass  # the round said why; later rounds would have no model to start from
         finally:
             self.close()
         return self.results()
@@ -159,8 +171,15 @@ class Pipeline:
                   lambda: run_verify(config, run, judge(), progress=p))
         self.step(run, log, "curate", "curate", config,
                   lambda: run_curate(config, run, progress=p))
-        self.step(run, log, "train", "train", config,
-                  lambda: run_train(config, run, progress=p))
+        trainable = _has_examples(run)
+        if trainable:
+            self.step(run, log, "train", "train", config,
+                      lambda: run_train(config, run, progress=p))
+        else:
+            self.console.print(
+                f"[yellow]{run.path.name}: no candidate survived verification, so there is "
+                "nothing to train on; the trained-model rows are skipped. See the judge-quality "
+                "table: a judge that rejects everything carries no usable signal.[/]")
         if k == 1:
             self.step(run, log, "evaluate base", "evaluate-base", config,
                       lambda: run_evaluate(config, run, "base", "single", p, backend=model()))
@@ -168,11 +187,14 @@ class Pipeline:
                 self.step(run, log, "evaluate uq-ttc", "evaluate-uq-ttc", config,
                           lambda: run_evaluate(config, run, "base", "uq-ttc", p,
                                                backend=model(), judge_backend=judge()))
-        self.step(run, log, "evaluate trained", "evaluate-trained", config,
-                  lambda: run_evaluate(config, run, "trained", "single", p))
+        if trainable:
+            self.step(run, log, "evaluate trained", "evaluate-trained", config,
+                      lambda: run_evaluate(config, run, "trained", "single", p))
         if self.config.run.no_filter and k == 1:
             self.run_no_filter(run, config)
         run.close()
+        if not trainable:
+            raise StopRounds
 
     def run_no_filter(self, verified: RunFolder, config: Config) -> None:
         """The ablation beside the verified set: the same samples trained on unfiltered."""
