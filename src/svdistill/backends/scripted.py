@@ -53,7 +53,7 @@ class ScriptedBackend(Backend):
                 time.sleep(self.delay_s)
             self.calls += 1
             text = self.reply(request)
-            words = len(text.split())
+            words = text.count(" ") + 1  # a cheap stand-in for a token count
             truncated = words > request.params.max_tokens
             if truncated:
                 text = " ".join(text.split()[: request.params.max_tokens])
@@ -61,7 +61,7 @@ class ScriptedBackend(Backend):
                 Completion(
                     text=text,
                     finish_reason="length" if truncated else "stop",
-                    prompt_tokens=sum(len(c.split()) for _, c in request.messages),
+                    prompt_tokens=sum(c.count(" ") + 1 for _, c in request.messages),
                     completion_tokens=min(words, request.params.max_tokens),
                 )
             )

@@ -38,12 +38,14 @@ class _RoundKeys(Generator):
         super().__init__(inner.backend, inner.store)
         self.stats = inner.stats
         self._inner_key = inner.key
-        self.memo: dict[Request, str] = {}
+        # Keyed by object id, not by value: hashing a Request hashes its whole prompt again.
+        # Safe because the memo is cleared every round, while its requests are all still alive.
+        self.memo: dict[int, str] = {}
 
     def key(self, request: Request) -> str:
-        key = self.memo.get(request)
+        key = self.memo.get(id(request))
         if key is None:
-            key = self.memo[request] = self._inner_key(request)
+            key = self.memo[id(request)] = self._inner_key(request)
         return key
 
 
