@@ -34,14 +34,12 @@ def embedded_tokenizer():
     return AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
 
 
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory):
-    """A randomly initialised 2-layer Qwen2 (hidden size 32) with the real tokenizer: a model
-    that loads and generates in seconds, for wiring tests (its text is noise)."""
-    torch = pytest.importorskip("torch")
+def save_tiny_model(tokenizer, path):
+    """A randomly initialised 2-layer Qwen2 (hidden size 32) with `tokenizer`: a model that
+    loads, trains and generates in seconds, for wiring tests (its text is noise)."""
+    import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    tokenizer = embedded_tokenizer()
     config = Qwen2Config(
         vocab_size=len(tokenizer),
         hidden_size=32,
@@ -49,13 +47,19 @@ def tiny_model(tmp_path_factory):
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
-        max_position_embeddings=512,
+        max_position_embeddings=1024,
         tie_word_embeddings=True,
         eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
         pad_token_id=tokenizer.pad_token_id,
     )
     torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("tiny") / "model"
     Qwen2ForCausalLM(config).save_pretrained(str(path))
     tokenizer.save_pretrained(str(path))
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """The tiny random Qwen2 with the embedded model's real tokenizer and chat template."""
+    pytest.importorskip("transformers")
+    return save_tiny_model(embedded_tokenizer(), tmp_path_factory.mktemp("tiny") / "model")

@@ -11,8 +11,8 @@ import time
 import urllib.request
 
 import pytest
-
 from faultproxy import FaultProxy
+
 from svdistill.backends.base import Request, SamplingParams
 from svdistill.backends.openai_http import OpenAIBackend
 from svdistill.generation import Generator

@@ -61,7 +61,8 @@ def test_malformed_jsonl_names_file_line_and_field(tmp_path, content, message):
 
 
 def test_skip_mode_counts_reasons(tmp_path):
-    path = write(tmp_path / "s.jsonl", b'{"question": "a"}\n{bad\n{"x": 1}\n\xff\n{"question": "b"}\n')
+    bad_rows = b'{"question": "a"}\n{bad\n{"x": 1}\n\xff\n{"question": "b"}\n'
+    path = write(tmp_path / "s.jsonl", bad_rows)
     questions, report = load_seeds(SeedsConfig(path=str(path), on_error="skip"))
     assert [q.text for q in questions] == ["a", "b"]
     assert sum(report.skipped.values()) == 3

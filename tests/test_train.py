@@ -17,8 +17,9 @@ pytest.importorskip("trl")
 pytest.importorskip("peft")
 
 import torch  # noqa: E402
+from conftest import embedded_tokenizer, save_tiny_model  # noqa: E402
 from safetensors.torch import load_file  # noqa: E402
-from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM  # noqa: E402
+from transformers import AutoTokenizer  # noqa: E402
 
 from svdistill.config import Config, TrainConfig, load_config  # noqa: E402
 from svdistill.runfolder import RunFolder  # noqa: E402
@@ -59,40 +60,6 @@ def small_tokenizer():
         pad_token="<|endoftext|>",
         chat_template=CHATML,
     )
-
-
-def embedded_tokenizer():
-    """The embedded model's tokenizer and chat template, from the converted folder if present."""
-    from svdistill.backends import embedded
-
-    folder = embedded.cache_dir() / f"{embedded.EMBEDDED_NAME}-hf"
-    if (folder / "tokenizer.json").exists():
-        return AutoTokenizer.from_pretrained(str(folder))
-    try:
-        gguf = embedded.embedded_gguf()
-    except embedded.ModelFilesMissing as exc:
-        pytest.skip(f"embedded model packages not installed: {exc}")
-    return AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-
-
-def save_tiny_model(tokenizer, path: Path) -> Path:
-    """A randomly initialised 2-layer Qwen2 (hidden size 32) with `tokenizer`."""
-    config = Qwen2Config(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=1024,
-        tie_word_embeddings=True,
-        eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    torch.manual_seed(0)
-    Qwen2ForCausalLM(config).save_pretrained(str(path))
-    tokenizer.save_pretrained(str(path))
-    return path
 
 
 @pytest.fixture(scope="module")
