@@ -45,7 +45,7 @@ class Generator:
         keys = [self.key(r) for r in requests]
         results: dict[str, Completion] = {}
         todo: dict[str, Request] = {}
-        for key, request in zip(keys, requests):
+        for key, request in zip(keys, requests, strict=True):
             if key in results or key in todo:
                 continue
             stored = self.store.get(key)

@@ -91,8 +91,7 @@ def _dataset_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
         raise SeedError(f"{path}: not a datasets save_to_disk folder ({exc})") from exc
     if hasattr(dataset, "keys"):  # a DatasetDict: take its first split
         dataset = dataset[next(iter(dataset.keys()))]
-    for number, row in enumerate(dataset, start=1):
-        yield number, row
+    yield from enumerate(dataset, start=1)
 
 
 def _text_field(row: dict[str, Any], name: str, required: bool) -> str | None:

@@ -41,7 +41,8 @@ def make_backend(spec: str, options: ModelConfig | None = None) -> Backend:
                 raise ValueError(name)
             return echo_math_backend(delay_s=float(value))
         except ValueError:
-            raise BackendSpecError(f"backend {spec!r}: expected scripted or scripted:delay=SECONDS")
+            raise BackendSpecError(
+                f"backend {spec!r}: expected scripted or scripted:delay=SECONDS") from None
 
     if kind in ("embedded", "tiny", "embedded-llamacpp") and not rest:
         from . import embedded

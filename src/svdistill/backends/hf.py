@@ -202,5 +202,4 @@ class HFBackend(Backend):
         order = sorted(range(len(requests)), key=lambda i: len(self.render(requests[i])))
         for start in range(0, len(order), self.batch_size):
             chunk = order[start : start + self.batch_size]
-            for index, completion in zip(chunk, self.generate([requests[i] for i in chunk])):
-                yield index, completion
+            yield from zip(chunk, self.generate([requests[i] for i in chunk]), strict=True)
