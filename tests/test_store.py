@@ -44,3 +44,12 @@ def test_atomic_writer_leaves_nothing_on_failure(tmp_path):
         raise RuntimeError("killed")
     assert list(read_jsonl(target)) == [{"a": 1}]
     assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]
+
+
+def test_two_writers_keep_their_offsets_right(tmp_path):
+    first, second = CallStore(tmp_path / "calls.jsonl"), CallStore(tmp_path / "calls.jsonl")
+    for i in range(20):
+        first.put(f"a{i}", Completion(f"first {i}", "stop"))
+        second.put(f"b{i}", Completion(f"second {i}", "stop"))
+    assert [first.get(f"a{i}").text for i in range(20)] == [f"first {i}" for i in range(20)]
+    assert [second.get(f"b{i}").text for i in range(20)] == [f"second {i}" for i in range(20)]

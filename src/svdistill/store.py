@@ -9,6 +9,7 @@ Two write disciplines, both safe under kill -9:
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
@@ -146,10 +147,16 @@ class CallStore:
             "latency_s": round(completion.latency_s, 4),
         }
         line = (dumps(row) + "\n").encode("utf-8")
-        self._append.seek(0, os.SEEK_END)
-        offset = self._append.tell()
-        self._append.write(line)
-        self._append.flush()  # survives kill -9 once in the OS page cache
+        # Locked so that a second process appending to the same store cannot slip a row in
+        # between our reading the end offset and writing there.
+        fcntl.flock(self._append.fileno(), fcntl.LOCK_EX)
+        try:
+            self._append.seek(0, os.SEEK_END)
+            offset = self._append.tell()
+            self._append.write(line)
+            self._append.flush()  # survives kill -9 once in the OS page cache
+        finally:
+            fcntl.flock(self._append.fileno(), fcntl.LOCK_UN)
         self._offsets[key] = offset
 
     def sync(self) -> None:
