@@ -46,7 +46,7 @@ def test_atomic_writer_leaves_nothing_on_failure(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]
 
 
-def test_two_writers_keep_their_offsets_right(tmp_path):
+def test_interleaved_writers_read_back_their_own_rows(tmp_path):
     first, second = CallStore(tmp_path / "calls.jsonl"), CallStore(tmp_path / "calls.jsonl")
     for i in range(20):
         first.put(f"a{i}", Completion(f"first {i}", "stop"))
