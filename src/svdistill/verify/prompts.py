@@ -1,8 +1,8 @@
 """Judge prompt templates: packaged text files, each replaceable by a file of the user's own.
 
-A template is plain text with placeholders `{question}`, `{answer}` and `{inferred}`. They are
-filled in one pass, so text inserted for one placeholder is never searched for another, and any
-other braces (LaTeX, code) are left alone.
+A template is plain text with placeholders `{question}`, `{answer}`, `{inferred}` and `{claim}`.
+They are filled in one pass, so text inserted for one placeholder is never searched for another,
+and any other braces (LaTeX, code) are left alone.
 """
 
 from __future__ import annotations
@@ -20,15 +20,22 @@ REQUIRED = {
     "factual": ("question", "answer"),
     "correctness": ("question", "answer"),
     "single": ("question", "answer"),
+    # Opt-in stages (docs/judge_signal.md): the judge's own solution, single claims, and the
+    # single judge with the two tags mentioned in alternating order across votes.
+    "claim": ("claim",),
+    "single_alt_yes_last": ("question", "answer"),
+    "single_alt_no_last": ("question", "answer"),
 }
-_PLACEHOLDER = re.compile(r"\{(question|answer|inferred)\}")
+#: prompts whose reply is not a verdict (no tags): loaded only by `load_templates(solver=True)`
+SOLVER = {"solve": ("question",)}
+_PLACEHOLDER = re.compile(r"\{(question|answer|inferred|claim)\}")
 
 
 class Template:
     """One prompt, rendered by `render(question=..., answer=...)`."""
 
     def __init__(self, name: str, text: str, source: str):
-        missing = [p for p in REQUIRED[name] if "{" + p + "}" not in text]
+        missing = [p for p in {**REQUIRED, **SOLVER}[name] if "{" + p + "}" not in text]
         if missing:
             raise RunError(
                 f"{source}: prompt {name!r} lacks placeholder(s) "
@@ -49,16 +56,20 @@ class Template:
         return "".join(out)
 
 
-def load_templates(overrides: dict[str, str] | None = None) -> dict[str, Template]:
-    """Every template, packaged or overridden (`verify.prompts: {factual: my_factual.txt}`)."""
+def load_templates(
+    overrides: dict[str, str] | None = None, solver: bool = False
+) -> dict[str, Template]:
+    """Every judge template, packaged or overridden (`verify.prompts: {factual: my.txt}`), and
+    with `solver` also the `solve` stage's prompt (its reply is a solution, not a verdict)."""
     overrides = dict(overrides or {})
-    unknown = sorted(set(overrides) - set(REQUIRED))
+    known = {**REQUIRED, **SOLVER}
+    unknown = sorted(set(overrides) - set(known))
     if unknown:
         raise RunError(
-            f"verify.prompts: unknown prompt(s) {', '.join(unknown)}; known: {', '.join(REQUIRED)}"
+            f"verify.prompts: unknown prompt(s) {', '.join(unknown)}; known: {', '.join(known)}"
         )
     templates = {}
-    for name in REQUIRED:
+    for name in known if solver else REQUIRED:
         if name in overrides:
             path = Path(overrides[name]).expanduser()
             try:

@@ -13,6 +13,7 @@ whichever mode, batch or rerun draws it, and the call store can answer it.
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Generator
 
 from ..backends.base import Completion, Request, SamplingParams
@@ -20,7 +21,7 @@ from ..config import VerifyConfig
 from ..records import Candidate, Question
 from ..store import RunError
 from ..thinking import split_thinking
-from .parse import ERROR, UNDECIDED, parse_verdict
+from .parse import ERROR, NO, UNDECIDED, YES, parse_verdict
 from .prompts import Template, load_templates
 from .untrusted import injection_reason, neutralize
 
@@ -59,12 +60,12 @@ def reply_verdict(completion: Completion) -> str:
 class Sampler:
     """Builds the request for vote i: one user message, judge sampling, seed `verify.seed + i`."""
 
-    def __init__(self, cfg: VerifyConfig):
-        self._params = [self._make(cfg, cfg.seed + i) for i in range(cfg.votes)]
-
-    @staticmethod
-    def _make(cfg: VerifyConfig, seed: int) -> SamplingParams:
-        return SamplingParams(cfg.temperature, cfg.top_p, cfg.top_k, cfg.max_tokens, seed)
+    def __init__(self, cfg: VerifyConfig, max_tokens: int | None = None):
+        tokens = max_tokens or cfg.max_tokens
+        self._params = [
+            SamplingParams(cfg.temperature, cfg.top_p, cfg.top_k, tokens, cfg.seed + i)
+            for i in range(cfg.votes)
+        ]
 
     def request(self, prompt: str, index: int) -> Request:
         return Request((("user", prompt),), self._params[index])
@@ -92,6 +93,143 @@ class PromptJudge(Stage):
         prompt = self.template.render(question=item.question_text, answer=item.answer)
         reply = yield self.sampler.request(prompt, index)
         return reply_verdict(reply)
+
+
+class AlternatingJudge(Stage):
+    """The single judge with the two verdict tags mentioned in alternating order: even votes
+    name [[Y]] last, odd votes name [[N]] last, and both ask for reasoning first.
+
+    Why: a tiny judge (Qwen2.5-0.5B) that cannot judge copies one of the tags the prompt names,
+    which one depending on the wording (docs/judge_signal.md). Under unanimity with v >= 2 such
+    a judge meets a vote of each order, so copying can no longer accept every candidate; only a
+    judge whose verdict follows the candidate, not the prompt, accepts consistently. It removes
+    the bias, it does not create signal: measured on the 0.5B judge, it had none.
+    """
+
+    def __init__(self, name: str, yes_last: Template, no_last: Template, sampler: Sampler):
+        self.name = name
+        self.templates = (yes_last, no_last)
+        self.sampler = sampler
+
+    def vote(self, item: Item, index: int) -> VoteSteps:
+        template = self.templates[index % 2]
+        prompt = template.render(question=item.question_text, answer=item.answer)
+        reply = yield self.sampler.request(prompt, index)
+        return reply_verdict(reply)
+
+
+def _same_answer(own: str, candidate: str) -> str:
+    """yes / no / undecided: is the judge's final answer `own` equivalent to `candidate`?"""
+    if own.strip() == candidate.strip():
+        return YES  # the common case, decided without starting the grader's worker pool
+    from ..grade.math import grade_math  # the grader's pool only when a stage needs it
+
+    grade = grade_math(f"\\boxed{{{own}}}", candidate)
+    if grade.correct is None:
+        return UNDECIDED  # the candidate's answer is not something math-verify can read
+    return YES if grade.correct else NO
+
+
+class SolveStage(Stage):
+    """Self-consistency: the judge solves the question itself, without seeing the candidate,
+    and votes yes when its own final answer is equivalent to the candidate's.
+
+    Still self-verification: no reference answer is read; the candidate's extracted answer plays
+    the gold in `grade_math`. Vote i samples with seed `verify.seed + i` and its prompt holds the
+    question only, so the n candidates of a question share the same v solutions: the call store
+    pays for them once per question, not once per candidate. Either final answer missing (no
+    \\boxed{} or "the answer is"), or one the grader cannot read: the vote is undecided.
+    """
+
+    name = "solve"
+
+    def __init__(self, template: Template, sampler: Sampler):
+        self.template = template
+        self.sampler = sampler
+
+    def vote(self, item: Item, index: int) -> VoteSteps:
+        from ..grade.math import extract_final_answer
+
+        theirs = extract_final_answer(item.candidate.final_answer)
+        if theirs is None:
+            return UNDECIDED  # nothing to compare with: no call is spent on it
+        reply = yield self.sampler.request(self.template.render(question=item.question_text), index)
+        if not reply.ok:
+            return ERROR
+        own = extract_final_answer(split_thinking(reply.text)[1])
+        if own is None:
+            return UNDECIDED
+        return _same_answer(own, theirs)
+
+
+# "a op b op c = d" with plain or LaTeX operators; the left side must start a term (no digit,
+# dot or operator just before it) so "3 * 4 + 2 = 14" is read whole, never as "4 + 2 = 14".
+_NUMBER = r"\d+(?:,\d{3})*(?:\.\d+)?"
+_OPERATOR = r"[-+*/×÷x]"
+_CLAIM = re.compile(
+    rf"(?<![\d.,)*/+×÷-])(\(?{_NUMBER}\)?(?:\s*{_OPERATOR}\s*\(?{_NUMBER}\)?)+)\s*=\s*"
+    rf"(-?{_NUMBER})(?![\d.]\d)"
+)
+_LATEX_OPS = (
+    ("\\times", "×"),
+    ("\\cdot", "×"),
+    ("\\div", "÷"),
+    ("$", " "),
+    ("\\(", " "),
+    ("\\)", " "),
+    ("\\[", " "),
+    ("\\]", " "),
+)
+
+
+def extract_claims(text: str, limit: int) -> list[str]:
+    """The distinct arithmetic statements ("37 - 19 = 18") in `text`, in order, at most `limit`.
+
+    Plain parsing of the text; nothing is computed here: the judge decides whether each holds.
+    """
+    for latex, plain in _LATEX_OPS:
+        text = text.replace(latex, plain)
+    claims: list[str] = []
+    for m in _CLAIM.finditer(text):
+        left = re.sub(r"\s+", " ", m.group(1)).strip()
+        if left.count("(") != left.count(")"):
+            left = left.replace("(", "").replace(")", "")
+        claim = f"{left} = {m.group(2)}"
+        if claim not in claims:
+            claims.append(claim)
+            if len(claims) == limit:
+                break
+    return claims
+
+
+class ClaimsStage(Stage):
+    """Step check: every arithmetic statement in the final answer is put to the judge alone
+    ("Is 37 - 19 = 18 true?"); the vote is yes only if the judge holds each one true.
+
+    Why: judging one small claim may be within reach of a small model where judging a whole
+    solution is not (a 0.5B judge still answered [[N]] to every true claim: docs/judge_signal.md).
+    The claim text is built by the regex from digits and operators only, so no instruction from
+    the candidate can reach the prompt through it. Vote i asks every claim with seed
+    `verify.seed + i`; a claim shared by several candidates is one request, paid once. The first
+    claim judged false ends the vote (no). A final answer with no statement the regex finds
+    gives the stage nothing to refute: it passes, like the factual judge's benefit of the doubt,
+    so put `solve` or another judge after it when answers may state no arithmetic.
+    """
+
+    name = "claims"
+
+    def __init__(self, template: Template, sampler: Sampler, limit: int):
+        self.template = template
+        self.sampler = sampler
+        self.limit = limit
+
+    def vote(self, item: Item, index: int) -> VoteSteps:
+        for claim in extract_claims(item.candidate.final_answer, self.limit):
+            reply = yield self.sampler.request(self.template.render(claim=claim), index)
+            verdict = reply_verdict(reply)
+            if verdict != YES:
+                return verdict  # no, undecided or error: this vote cannot be yes any more
+        return YES
 
 
 class CycleStage(Stage):
@@ -145,7 +283,17 @@ class RulesStage:
         return f"injection: {why}" if why else None
 
 
-STAGE_NAMES = ("rules", "cycle", "factual", "correctness", "single")
+STAGE_NAMES = (
+    "rules",
+    "cycle",
+    "factual",
+    "correctness",
+    "single",
+    # opt-in, for judges too small for the paper's prompts (docs/judge_signal.md)
+    "solve",
+    "claims",
+    "single_alt",
+)
 
 
 def build_stages(cfg: VerifyConfig) -> list[Stage | RulesStage]:
@@ -157,7 +305,7 @@ def build_stages(cfg: VerifyConfig) -> list[Stage | RulesStage]:
         )
     if len(set(cfg.stages)) != len(cfg.stages):
         raise RunError(f"verify.stages: a stage is listed twice in {cfg.stages}")
-    templates = load_templates(cfg.prompts)
+    templates = load_templates(cfg.prompts, solver="solve" in cfg.stages)
     sampler = Sampler(cfg)
     stages: list[Stage | RulesStage] = []
     for name in cfg.stages:
@@ -167,6 +315,16 @@ def build_stages(cfg: VerifyConfig) -> list[Stage | RulesStage]:
             stages.append(
                 CycleStage(
                     templates["cycle_infer"], templates["cycle_compare"], sampler, cfg.cycle_variant
+                )
+            )
+        elif name == "solve":
+            stages.append(SolveStage(templates["solve"], Sampler(cfg, cfg.solve_max_tokens)))
+        elif name == "claims":
+            stages.append(ClaimsStage(templates["claim"], sampler, cfg.claims_max))
+        elif name == "single_alt":
+            stages.append(
+                AlternatingJudge(
+                    name, templates["single_alt_yes_last"], templates["single_alt_no_last"], sampler
                 )
             )
         else:
