@@ -26,11 +26,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import shutil
 import statistics
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -42,7 +39,7 @@ from .progress import PhaseProgress
 from .records import Candidate, Question, Verdict, from_dict
 from .runfolder import RunFolder
 from .sample import sampling_messages
-from .store import RunError, read_jsonl, write_json, write_jsonl
+from .store import RunError, atomic_folder, read_jsonl, write_json, write_jsonl
 
 VERIFIED_POLICIES = ("first-valid", "all-valid", "single-judge")
 SINGLE_JUDGE_STAGES = {"rules", "single"}
@@ -310,10 +307,7 @@ def save_dataset(rows: list[dict[str, Any]], target: Path) -> bool:
         import datasets
     except ImportError:
         return False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-    tmp.chmod(0o755)  # mkdtemp makes it private; the set is meant to be shared
-    try:
+    with atomic_folder(target) as tmp:
         # An empty list gives no columns; naming them keeps the folder loadable.
         dataset = (
             datasets.Dataset.from_list(rows)
@@ -327,11 +321,6 @@ def save_dataset(rows: list[dict[str, Any]], target: Path) -> bool:
         finally:
             if not quiet:
                 datasets.enable_progress_bars()
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return True
 
 

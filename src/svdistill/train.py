@@ -24,7 +24,6 @@ import gc
 import os
 import resource
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -41,7 +40,7 @@ from trl import SFTConfig, SFTTrainer
 from .backends.hf import load_model
 from .config import Config, TrainConfig
 from .runfolder import RunFolder
-from .store import RunError, dumps, read_jsonl, write_json
+from .store import RunError, atomic_folder, dumps, read_jsonl, write_json
 
 # transformers 5 renamed gradient_checkpointing (now a deprecated alias); use whichever exists.
 CHECKPOINTING = "activation_checkpointing"
@@ -194,9 +193,7 @@ def export_model(base: Path, final: Path, t: TrainConfig, out: Path) -> Path | N
     """Write the servable model to `out` (renamed into place when complete); returns the
     adapter folder for LoRA. LoRA is merged on a fresh copy of the base, in its training dtype,
     so the result is a plain model that any engine can load."""
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
-    tmp.chmod(0o755)  # mkdtemp makes it private; a model server may run as another user
-    try:
+    with atomic_folder(out) as tmp:
         if t.method == "lora":
             model, _ = load_model(base, "float32" if t.dtype == "float32" else "bfloat16")
             model = PeftModel.from_pretrained(model, str(final)).merge_and_unload()
@@ -209,11 +206,6 @@ def export_model(base: Path, final: Path, t: TrainConfig, out: Path) -> Path | N
         # The base tokenizer and chat template travel with the model, so the trained model is
         # prompted exactly like the base one.
         load_tokenizer(base).save_pretrained(str(tmp))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out / "adapter" if t.method == "lora" else None
 
 

@@ -83,18 +83,13 @@ def embedded_hf_folder() -> Path:
     target = cache_dir() / f"{EMBEDDED_NAME}-hf"
     if (target / "config.json").exists():
         return target
+    from ..store import atomic_folder
     from .hf import load_model
 
     model, tokenizer = load_model(embedded_gguf(), dtype="bfloat16")
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
-    try:
+    with atomic_folder(target) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return target
 
 
