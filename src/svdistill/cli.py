@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .config import Config, load_config
@@ -57,7 +58,14 @@ def user_errors(func):
         try:
             return func(*args, **kwargs)
         except (RunError, FileNotFoundError, ValueError, ImportError) as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False)
+            # escaped: a message quoting `key=[a, b]` or a path with brackets is not markup;
+            # soft_wrap: a long path stays one piece a user can copy
+            err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except OSError as exc:  # a full disk, a read-only folder: the environment, not a bug
+            where = f"{exc.filename}: " if exc.filename else ""
+            err.print(f"[bold red]error:[/] {escape(where + (exc.strerror or str(exc)))}",
+                      highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err.print("\n[yellow]interrupted.[/] Everything finished so far is saved; "
@@ -97,8 +105,7 @@ def sample(config: ConfigArg, out: OutOpt = None, overrides: Overrides = None,
 
     cfg = resolve_config(config, overrides)
     run = RunFolder(out or default_out(config))
-    run.save_config(cfg)
-    backend = open_backend(cfg.model.backend, cfg)
+    backend = open_backend(cfg.model.backend, cfg)  # run_sample saves the config once seeds load
     try:
         summary = run_sample(cfg, run, backend, progress=progress and sys.stderr.isatty())
     finally:
@@ -134,9 +141,9 @@ def verify(config: ConfigArg, out: OutOpt = None, overrides: Overrides = None,
     build_stages(cfg.verify)  # a bad stage list or prompt file fails before the model loads
     if not run.file("candidates.jsonl").exists():
         raise RunError(f"{run.file('candidates.jsonl')} not found: run `svdistill sample` first")
-    run.save_config(cfg)
     backend = open_backend(cfg.verify.judge_backend or cfg.model.backend, cfg)
     try:
+        run.save_config(cfg)  # only once the judge has loaded: a failed start changes nothing
         summary = run_verify(cfg, run, backend, progress=progress and sys.stderr.isatty())
     finally:
         backend.close()
@@ -195,6 +202,8 @@ def train(config: ConfigArg, out: OutOpt = None, overrides: Overrides = None,
     run = RunFolder(out or default_out(config))
     if not run.file("sft/train.jsonl").exists():  # fail before the slow training imports
         raise RunError(f"{run.file('sft/train.jsonl')} not found: run `svdistill curate` first")
+    if cfg.train.base_model and not Path(cfg.train.base_model).exists():
+        raise RunError(f"train.base_model: no model at {cfg.train.base_model}")
     try:
         from .train import run_train
     except ImportError as exc:
@@ -313,6 +322,40 @@ def demo(quick: Annotated[bool, typer.Option("--quick", help="The 5-minute versi
     name = "demo-quick" if quick else "demo"
     cfg = resolve_config(name, overrides)
     _run_loop(cfg, out or Path("runs") / name, progress)
+
+
+def _ints(text: str, name: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise RunError(f"{name} {text!r}: expected comma-separated integers, e.g. 1,4,8") from None
+
+
+@app.command()
+@user_errors
+def ablate(
+    config: ConfigArg, out: OutOpt = None, overrides: Overrides = None,
+    n: Annotated[str, typer.Option("--n", help="Candidates per question of the grid.")] = "1,4,8",
+    v: Annotated[str, typer.Option("--v", help="Votes per stage of the grid.")] = "1,3,5",
+    cells: Annotated[str | None, typer.Option(
+        "--cells", help="Only these cells, comma-separated: n8-v5, no-filter, single-judge, "
+        "all-valid ...")] = None,
+    train: Annotated[bool, typer.Option(
+        "--train/--no-train", help="Train and evaluate a model per cell, or only the "
+        "data-side columns (kept examples, acceptance, judge precision/recall, calls).")] = True,
+    progress: ProgressOpt = True,
+) -> None:
+    """The paper's ablation grid (n x v, no filter, single judge, all-valid) on RUN's samples,
+    reusing RUN's stored calls; writes RUN/ablate/ and RUN/ablate/results.{json,md}."""
+    from .ablate import results_table, run_ablation
+
+    cfg = resolve_config(config, overrides)
+    names = [c.strip() for c in cells.split(",") if c.strip()] if cells else None
+    results = run_ablation(cfg, out or default_out(config), _ints(n, "--n"), _ints(v, "--v"),
+                           names, train, progress and sys.stderr.isatty(), console=err)
+    wide = console if console.width >= 160 else Console(width=160)
+    wide.print(results_table(results))
+    console.print(f"wrote {Path(results['run']) / 'ablate' / 'results.json'} and results.md")
 
 
 def main() -> None:  # pragma: no cover

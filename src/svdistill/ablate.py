@@ -1,0 +1,426 @@
+"""The paper's ablation grid on one run's samples: `svdistill ablate CONFIG --out RUN`.
+
+Cells (defaults as the paper; `--n`, `--v` and `--cells` change them):
+
+    n{n}-v{v}      n in {1,4,8} x v in {1,3,5}: the config's cascade, first-valid
+    no-filter      all max-n samples, unverified
+    single-judge   one "is this correct?" judge (verify.stages=[rules, single]), max n, max v
+    all-valid      every accepted candidate at max n, max v (its first-valid twin is n8-v5)
+
+Layout:
+
+    RUN/ablate/samples/   max-n candidates per question (`run_sample`, through RUN's call store)
+    RUN/ablate/base/      the base model's evaluation, for the gain column
+    RUN/ablate/<cell>/    a run folder per cell: config.yaml, candidates (the first n),
+                          verdicts, sft/, model/, eval/, phases.json
+    RUN/ablate/results.json, results.md, timings.json
+
+How calls are shared, and why it is correct: every cell is a plain run folder whose call store is
+RUN's own (RUN/round-1/calls.jsonl for a `svdistill run` folder, else RUN/calls.jsonl). A call is
+keyed by engine identity, messages and sampling settings, seed included; sample i of a question
+always uses seed sample.seed + i and vote i of a stage verify.seed + i, whatever n or v. So
+the pool's first n samples are the calls RUN already paid for, and a cell with v votes asks exactly
+the requests a direct `svdistill verify` with v votes would: the phases run unchanged
+(`run_sample`, `run_verify`, `run_curate`, `run_train`, `run_evaluate`), and the store only decides
+which of those requests must still be paid. Decisions are therefore those of a direct run by
+construction (not derived from another cell's votes), and a second `ablate` pays nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from .config import Config, load_config
+from .pipeline import PhaseLog, Pipeline, inputs_hash
+from .runfolder import RunFolder
+from .store import CallStore, RunError, read_jsonl, write_json, write_jsonl
+
+PAPER_N = (1, 4, 8)
+PAPER_V = (1, 3, 5)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One setting of the grid: which samples, which verification, which curation policy."""
+
+    name: str
+    setting: str  # the row label, shaped like the paper's
+    n: int
+    votes: int | None  # None: not verified
+    policy: str
+    stages: tuple[str, ...] | None = None  # None: the config's cascade
+
+    def configure(self, config: Config) -> Config:
+        cfg = config.model_copy(deep=True)
+        cfg.sample.n = self.n
+        if self.votes is not None:
+            cfg.verify.votes = self.votes
+        if self.stages is not None:
+            cfg.verify.stages = list(self.stages)
+        cfg.curate.policy = self.policy  # type: ignore[assignment]
+        return cfg
+
+
+def grid(config: Config, ns: tuple[int, ...] = PAPER_N, vs: tuple[int, ...] = PAPER_V
+         ) -> list[Cell]:
+    """Every cell, in table order: the n x v grid, then the paper's three other rows."""
+    if not ns or not vs or min(ns) < 1 or min(vs) < 1:
+        raise RunError(f"ablate: n and v must be positive integers (got n={ns}, v={vs})")
+    ns, vs = tuple(sorted(set(ns))), tuple(sorted(set(vs)))
+    big_n, big_v = max(ns), max(vs)
+    single = ("rules", "single") if "rules" in config.verify.stages else ("single",)
+    return [
+        *(Cell(f"n{n}-v{v}", f"n={n}, v={v}", n, v, "first-valid") for n in ns for v in vs),
+        Cell("no-filter", f"no filter (all {big_n} samples)", big_n, None, "no-filter"),
+        Cell("single-judge", f"single judge, n={big_n}, v={big_v}", big_n, big_v,
+             "single-judge", single),
+        Cell("all-valid", f"all-valid, n={big_n}, v={big_v}", big_n, big_v, "all-valid"),
+    ]
+
+
+def pick(cells: list[Cell], names: list[str] | None) -> list[Cell]:
+    """The cells named (all when `names` is empty), in grid order."""
+    if not names:
+        return cells
+    known = {c.name for c in cells}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise RunError(f"--cells: unknown cell(s) {', '.join(unknown)}; "
+                       f"this grid has {', '.join(c.name for c in cells)}")
+    return [c for c in cells if c.name in names]
+
+
+class SharedFolder(RunFolder):
+    """A run folder whose model calls go to another folder's call store (RUN's), which it
+    neither opens nor closes."""
+
+    def __init__(self, path: Path, store: CallStore):
+        super().__init__(path)
+        self._shared = store
+
+    @property
+    def calls(self) -> CallStore:
+        return self._shared
+
+    def close(self) -> None:
+        pass  # the store belongs to RUN
+
+
+def source_folder(out: Path) -> RunFolder:
+    """The run whose samples and call store the grid reuses: round 1 of a `svdistill run`
+    folder, or RUN itself (a folder written by `svdistill sample`, or an empty one)."""
+    round1 = out / "round-1"
+    return RunFolder(round1 if round1.is_dir() else out)
+
+
+def _sampling_settings(config: Config) -> dict[str, Any]:
+    d = config.model_dump(mode="json")
+    return {
+        "model.backend": d["model"]["backend"],
+        "model.system_prompt": d["model"]["system_prompt"],
+        "model.user_template": d["model"]["user_template"],
+        **{f"seeds.{k}": v for k, v in d["seeds"].items()},
+        **{f"sample.{k}": v for k, v in d["sample"].items() if k != "n"},
+    }
+
+
+def check_same_samples(source: RunFolder, config: Config) -> None:
+    """Refuse a config whose samples would differ from RUN's (other than their number): the
+    grid would pay for a fresh set of samples instead of reusing RUN's."""
+    path = source.file("config.yaml")
+    if not path.exists():
+        return
+    theirs, ours = _sampling_settings(load_config(path)), _sampling_settings(config)
+    differ = [k for k in ours if ours[k] != theirs.get(k)]
+    if differ:
+        raise RunError(
+            f"{path} was sampled with other settings ({', '.join(differ)}); pass the config "
+            "and overrides the run used, so the grid reuses its samples and calls")
+
+
+def take_first(pool: RunFolder, run: RunFolder, n: int) -> None:
+    """A cell's candidates: the first n samples of every question of the pool."""
+    write_jsonl(run.file("questions.jsonl"), read_jsonl(pool.file("questions.jsonl")))
+    write_jsonl(run.file("candidates.jsonl"),
+                (r for r in read_jsonl(pool.file("candidates.jsonl")) if r["sample_index"] < n))
+
+
+def _json(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+class Ablation:
+    """Runs the cells named in `only` (all when None) of `cells` phase by phase, with the
+    pipeline's markers and engines; reports every cell of `cells` that is current.
+
+    `backends` pre-loads engines by backend string (tests pass scripted ones)."""
+
+    def __init__(self, config: Config, out: Path, cells: list[Cell],
+                 only: list[str] | None = None, train: bool = True, progress: bool = True,
+                 console: Console | None = None, backends: dict[str, Any] | None = None):
+        self.config = config
+        self.out = Path(out)
+        self.grid = cells
+        self.cells = pick(cells, only)
+        self.train = train
+        self.source = source_folder(self.out)
+        check_same_samples(self.source, config)
+        self.root = self.out / "ablate"
+        self.pipeline = Pipeline(config, self.root, progress=progress, console=console)
+        self.pipeline._backends.update(backends or {})
+        self.console = self.pipeline.console
+        self.progress = progress
+        self.max_n = max(c.n for c in self.cells)
+
+    def folder(self, name: str) -> SharedFolder:
+        return SharedFolder(self.root / name, self.source.calls)
+
+    def model(self, config: Config):
+        return self.pipeline.backend(config.model.backend, config)
+
+    def judge(self, config: Config):
+        return self.pipeline.backend(config.verify.judge_backend or config.model.backend, config)
+
+    def run(self) -> dict[str, Any]:
+        """Every selected cell, resumably; returns (and writes) the results."""
+        try:
+            pool = self.sample_pool()
+            if self.train:
+                self.evaluate_base(pool)
+            for cell in self.cells:
+                self.run_cell(cell, pool)
+        finally:
+            self.pipeline.close()
+            self.source.close()
+        results = self.results()
+        write_json(self.root / "results.json", results)
+        (self.root / "results.md").write_text(results_markdown(results), encoding="utf-8")
+        return results
+
+    def sample_pool(self) -> RunFolder:
+        """max-n samples per question; the first ones are RUN's, read back from its store."""
+        from .sample import run_sample
+
+        config = self.config.model_copy(deep=True)
+        config.sample.n = self.max_n
+        pool = self.folder("samples")
+        pool.save_config(config)
+
+        def sample() -> None:
+            summary = run_sample(config, pool, self.model(config), progress=self.progress)
+            if summary.errors:
+                raise RunError(f"{summary.errors} sampling calls failed after retries; "
+                               "rerun the same command to retry just those")
+
+        self.pipeline.step(pool, PhaseLog(pool), "sample", "sample", config, sample)
+        return pool
+
+    def evaluate_base(self, pool: RunFolder) -> None:
+        """The base model on the benchmarks: free when `svdistill run` evaluated it already."""
+        from .evaluate import run_evaluate
+
+        base = self.folder("base")
+        base.save_config(self.config)
+        # the overlap check reads the seed questions
+        write_jsonl(base.file("questions.jsonl"), read_jsonl(pool.file("questions.jsonl")))
+        self.pipeline.step(
+            base, PhaseLog(base), "evaluate base", "evaluate-base", self.config,
+            lambda: run_evaluate(self.config, base, "base", "single", self.progress,
+                                 backend=self.model(self.config)))
+
+    def run_cell(self, cell: Cell, pool: RunFolder) -> None:
+        """The cell's phases, each skipped when its marker says it is done with these inputs."""
+        from .curate import run_curate
+        from .verify import run_verify
+
+        config = cell.configure(self.config)
+        run = self.folder(cell.name)
+        run.save_config(config)
+        step = partial(self.pipeline.step, run, PhaseLog(run))
+        p = self.progress
+        step("sample", "sample", config, lambda: take_first(pool, run, cell.n))
+        if cell.votes is not None:
+
+            def verify() -> None:
+                summary = run_verify(config, run, self.judge(config), progress=p)
+                if summary.errors:  # left unmarked, so a rerun retries just those calls
+                    raise RunError(f"{cell.name}: {summary.errors} candidates were rejected "
+                                   "because a judge call failed; rerun to retry them")
+
+            step("verify", "verify", config, verify)
+        step("curate", "curate", config, lambda: run_curate(config, run, p))
+        if not self.train:
+            return
+        if not (_json(run.file("sft/stats.json")) or {}).get("kept"):
+            self.console.print(f"[yellow]{cell.name}: no training examples, so no model to "
+                               "train or evaluate[/]")
+            return
+        from .evaluate import run_evaluate
+        from .train import run_train  # the training stack, only when a cell trains
+
+        step("train", "train", config, lambda: run_train(config, run, p))
+        step("evaluate trained", "evaluate-trained", config,
+             lambda: run_evaluate(config, run, "trained", "single", p))
+
+    # -- results --------------------------------------------------------------------------------
+
+    def results(self) -> dict[str, Any]:
+        """Rows of every cell of the grid whose curation is current (its phases.json holds this
+        config's inputs), run now or earlier, with evaluation columns where its trained
+        model's evaluation is current too."""
+        base_eval = {}
+        if _is_done(self.root / "base", "evaluate base", self.config, "evaluate-base"):
+            base_eval = _evaluations(self.root / "base" / "eval" / "base")
+        rows = []
+        for cell in self.grid:
+            config = cell.configure(self.config)
+            folder = self.root / cell.name
+            if not _is_done(folder, "curate", config, "curate"):
+                continue
+            row = cell_row(cell, RunFolder(folder))
+            if _is_done(folder, "evaluate trained", config, "evaluate-trained"):
+                row["eval"] = {
+                    name: {**e, "gain": (e["pass_at_1"] - base_eval[name]["pass_at_1"])
+                           if name in base_eval and e["pass_at_1"] is not None
+                           and base_eval[name]["pass_at_1"] is not None else None}
+                    for name, e in _evaluations(folder / "eval" / "trained").items()
+                }
+            rows.append(row)
+        pool = _json(self.root / "samples" / "sample_stats.json") or {}
+        return {
+            "run": str(self.out),
+            "source": str(self.source.path),
+            "sampling_calls_paid": pool.get("paid_calls"),
+            "base": base_eval,
+            "cells": rows,
+        }
+
+
+def _is_done(folder: Path, label: str, config: Config, phase: str) -> bool:
+    """Whether `folder`'s phases.json marks `label` done with `config`'s inputs."""
+    return folder.is_dir() and PhaseLog(RunFolder(folder)).is_done(
+        label, inputs_hash(config, phase))
+
+
+def _evaluations(folder: Path) -> dict[str, dict[str, Any]]:
+    out = {}
+    for path in sorted(folder.glob("*/summary.json")):
+        s = json.loads(path.read_text(encoding="utf-8"))
+        out[s["benchmark"]] = {"pass_at_1": s.get("pass_at_1"), "ci": s.get("ci"),
+                               "questions": s.get("graded_questions")}
+    return out
+
+
+def kept_correct(run: RunFolder) -> tuple[int, int]:
+    """(correct, graded) over the cell's training examples, graded against the seed references
+    the method never sees: how clean the data each setting trains on is."""
+    from .curate import load_candidates
+    from .verify.quality import grade_candidates
+
+    questions, by_question = load_candidates(run)
+    by_id = {q.id: q for q in questions}
+    lookup = {(c.question_id, c.sample_index): c for cs in by_question.values() for c in cs}
+    items = [(by_id[r["question_id"]], lookup[(r["question_id"], r["sample_index"])])
+             for r in read_jsonl(run.file("sft/train.jsonl"))]
+    grades = grade_candidates(items)
+    graded = [g.correct for g in grades if g.correct is not None]
+    return sum(graded), len(graded)
+
+
+def cell_row(cell: Cell, run: RunFolder) -> dict[str, Any]:
+    """The data-side columns of one cell, from its stats files."""
+    curate = _json(run.file("sft/stats.json")) or {}
+    verify = _json(run.file("verify_stats.json")) if cell.votes is not None else None
+    quality = (verify or {}).get("quality") or {}
+    correct, graded = kept_correct(run)
+    return {
+        "cell": cell.name, "setting": cell.setting, "n": cell.n, "votes": cell.votes,
+        "policy": cell.policy, "stages": list(cell.stages) if cell.stages else None,
+        "questions": curate.get("questions"), "candidates": curate.get("candidates"),
+        "accepted": verify["accepted"] if verify else None,
+        "acceptance": verify["acceptance"] if verify else None,
+        "kept": curate.get("kept"),
+        "kept_correct": round(correct / graded, 4) if graded else None,
+        "kept_graded": graded,
+        "precision": quality.get("precision"), "recall": quality.get("recall"),
+        "calls_needed": verify["model_calls"] if verify else 0,
+        "calls_paid": verify["paid_calls"] if verify else 0,
+        "eval": {},
+    }
+
+
+# -- tables ------------------------------------------------------------------------------------
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}"
+
+
+def table_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the paper-shaped table, as text (shared by rich and markdown)."""
+    benches = list(results["base"]) or sorted({b for r in results["cells"] for b in r["eval"]})
+    header = ["setting", "kept", "accepted", "acceptance %", "judge precision %",
+              "judge recall %", "kept correct %", "calls needed / paid"]
+    for bench in benches:
+        header += [f"{bench} pass@1 (CI)", f"{bench} gain"]
+
+    def score(e: dict[str, Any] | None) -> str:
+        if not e or e["pass_at_1"] is None:
+            return "-"
+        ci = e.get("ci") or [None, None]
+        return f"{_pct(e['pass_at_1'])} ({_pct(ci[0])}-{_pct(ci[1])})"
+
+    rows = []
+    if benches:
+        rows.append(["base model", *["-"] * 7,
+                     *(x for b in benches for x in (score(results["base"].get(b)), "-"))])
+    for r in results["cells"]:
+        row = [r["setting"], str(r["kept"]),
+               "-" if r["accepted"] is None else f"{r['accepted']} / {r['candidates']}",
+               _pct(r["acceptance"]), _pct(r["precision"]), _pct(r["recall"]),
+               _pct(r["kept_correct"]), f"{r['calls_needed']} / {r['calls_paid']}"]
+        for bench in benches:
+            e = r["eval"].get(bench)
+            gain = None if not e else e["gain"]
+            row += [score(e), "-" if gain is None else f"{100 * gain:+.1f}"]
+        rows.append(row)
+    return header, rows
+
+
+def results_table(results: dict[str, Any]):
+    """A rich Table of the grid, shaped like the paper's ablation table."""
+    from rich.table import Table
+
+    header, rows = table_rows(results)
+    table = Table(title="ablation", title_justify="left")
+    for i, name in enumerate(header):
+        table.add_column(name, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def results_markdown(results: dict[str, Any]) -> str:
+    header, rows = table_rows(results)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    note = (f"\nSamples and calls reused from {results['source']}; kept correct and judge "
+            "precision/recall are measured against the seed references (never seen by the "
+            "method); calls needed / paid: judge calls the cell's verification asked for / paid "
+            "for new (0 when earlier cells or the run had paid them).\n")
+    return "\n".join(lines) + "\n" + note
+
+
+def run_ablation(config: Config, out: Path, ns: tuple[int, ...] = PAPER_N,
+                 vs: tuple[int, ...] = PAPER_V, cells: list[str] | None = None,
+                 train: bool = True, progress: bool = True,
+                 console: Console | None = None) -> dict[str, Any]:
+    """`svdistill ablate`: the selected cells of the n x v grid and the paper's other rows."""
+    return Ablation(config, out, grid(config, ns, vs), cells, train=train, progress=progress,
+                    console=console).run()
