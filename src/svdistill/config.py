@@ -7,7 +7,8 @@ resolved config is saved into every run folder (`config.yaml`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -257,53 +258,164 @@ def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
+def _annotation(dotted: str) -> Any:
+    """The type annotation of the config field `dotted` names, or None if it names none."""
+    model: Any = Config
+    annotation: Any = None
+    for part in dotted.split("."):
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        model = annotation = field.annotation
+    return annotation
+
+
+def _takes_text(annotation: Any) -> bool:
+    """True for `str` and `str | None`, not for `list[str]` or `dict[str, str]`."""
+    if get_origin(annotation) in (Union, UnionType):
+        return str in get_args(annotation)
+    return annotation is str
+
+
 def parse_override(text: str) -> tuple[str, Any]:
-    """`sample.n=8` -> ("sample.n", 8). Values are read as YAML scalars (numbers, bools, lists)."""
+    """`sample.n=8` -> ("sample.n", 8). Values are read as YAML scalars (numbers, bools, lists),
+    except that a text field takes an unquoted value as written: `model.backend=openai:` or
+    `model.system_prompt=Be brief #1` must not turn into a YAML mapping, a bool or a comment."""
     if "=" not in text:
         raise RunError(f"override {text!r}: expected key.sub=value")
     key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key or any(not part.strip() for part in key.split(".")):
+        raise RunError(f"override {text!r}: the key before '=' is empty or has an empty part")
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
-    return key.strip(), value
+    if value is not None and _takes_text(_annotation(key)) and not raw.lstrip().startswith(
+        ("'", '"')
+    ):
+        value = raw.strip()
+    elif isinstance(value, dict) and not raw.lstrip().startswith("{"):
+        value = raw.strip()  # `a: b` on a command line is text; a mapping is written `{a: b}`
+    return key, value
 
 
-def _describe(error: ValidationError, source: str) -> str:
-    lines = [f"{source}: invalid config"]
+def _yaml_lines(text: str) -> dict[str, int]:
+    """dotted key -> 1-based line of that key in a YAML mapping text (best effort)."""
+    lines: dict[str, int] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    dotted = f"{prefix}{key.value}"
+                    lines[dotted] = key.start_mark.line + 1
+                    walk(value, dotted + ".")
+
+    try:
+        walk(yaml.compose(text), "")
+    except yaml.YAMLError:
+        pass
+    return lines
+
+
+def _problem(
+    where: str, message: str, value: Any, source: str, lines: dict[str, int],
+    overrides: dict[str, str],
+) -> str:
+    """`  key: what is wrong (got VALUE; where it was given)`: the config file's line, or the
+    command-line override."""
+    shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+    details = [] if isinstance(value, dict) else [f"got {shown}"]
+    given = [t for k, t in overrides.items()
+             if k == where or k.startswith(where + ".") or where.startswith(k + ".")]
+    if given:
+        details.append("from the override " + ", ".join(repr(t) for t in given))
+    else:
+        keys = [k for k in lines if k == where or where.startswith(k + ".")]
+        if keys:
+            details.append(f"{source} line {lines[max(keys, key=len)]}")
+    return f"  {where}: {message}" + (f" ({'; '.join(details)})" if details else "")
+
+
+def _describe(
+    error: ValidationError, source: str, lines: dict[str, int], overrides: dict[str, str]
+) -> str:
+    out = [f"{source}: invalid config"]
     for item in error.errors():
         where = ".".join(str(p) for p in item["loc"])
-        message = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
-        lines.append(f"  {where}: {message}")
-    return "\n".join(lines)
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        else:
+            message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "list_type":
+            message += " (write a list as key=[a, b])"
+        out.append(_problem(where, message, item.get("input"), source, lines, overrides))
+    return "\n".join(out)
+
+
+def _stages_problem(stages: list[str]) -> str | None:
+    """What is wrong with verify.stages, checked when the config loads so that `svdistill run`
+    stops before it pays for the samples, not after."""
+    from .verify.stages import STAGE_NAMES  # imported here: verify imports this module
+
+    unknown = [s for s in stages if s not in STAGE_NAMES]
+    if unknown:
+        return f"unknown stage(s) {', '.join(unknown)}; known: {', '.join(STAGE_NAMES)}"
+    if not stages:
+        return "no stage: name at least one (curate.policy=no-filter trains unverified samples)"
+    if len(set(stages)) != len(stages):
+        return "a stage is listed twice"
+    return None
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
     """Read a YAML config (or defaults when `path` is None) and apply overrides."""
     tree: dict[str, Any] = {}
     source = "defaults"
+    lines: dict[str, int] = {}
     if path is not None:
         source = str(path)
         try:
-            text = Path(path).read_text(encoding="utf-8")
+            data = Path(path).read_bytes()
         except OSError as exc:
             raise RunError(f"{path}: cannot read config ({exc.strerror})") from exc
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise RunError(f"{path}:{line}: not UTF-8 text (byte {exc.start})") from None
         try:
             loaded = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f":{mark.line + 1}" if mark else ""
-            raise RunError(f"{path}{where}: not valid YAML ({exc})") from exc
+            column = f", column {mark.column + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc)
+            context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+            if context and start and mark and start.line != mark.line:  # the unclosed bracket
+                column += f"; {context} that starts at line {start.line + 1}"
+            raise RunError(f"{path}{where}: not valid YAML ({problem}{column})") from None
         if loaded is not None and not isinstance(loaded, dict):
-            raise RunError(f"{path}: the config must be a mapping of sections")
+            raise RunError(f"{path}: the config must be a mapping of sections, "
+                           f"not a {type(loaded).__name__}")
         tree = loaded or {}
+        lines = _yaml_lines(text)
+    given: dict[str, str] = {}
     for item in overrides or []:
         key, value = parse_override(item)
         _set_dotted(tree, key, value)
+        given[key] = item
     try:
-        return Config.model_validate(tree)
+        config = Config.model_validate(tree)
     except ValidationError as exc:
-        raise RunError(_describe(exc, source)) from None
+        raise RunError(_describe(exc, source, lines, given)) from None
+    if problem := _stages_problem(config.verify.stages):
+        where = _problem("verify.stages", problem, config.verify.stages, source, lines, given)
+        raise RunError(f"{source}: invalid config\n{where}")
+    return config
 
 
 def save_config(config: Config, path: Path) -> None:

@@ -30,9 +30,10 @@ import re
 import statistics
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .config import Config, load_config
 from .progress import PhaseProgress
@@ -41,6 +42,7 @@ from .runfolder import RunFolder
 from .sample import sampling_messages
 from .store import RunError, atomic_folder, read_jsonl, write_json, write_jsonl
 
+T = TypeVar("T")
 VERIFIED_POLICIES = ("first-valid", "all-valid", "single-judge")
 SINGLE_JUDGE_STAGES = {"rules", "single"}
 
@@ -91,13 +93,20 @@ def _need(run: RunFolder, name: str, phase: str) -> Path:
     return path
 
 
+def _records(path: Path, cls: type[T]) -> Iterator[T]:
+    """The rows of a run file as records; a row that is not one names the file and row."""
+    for number, row in enumerate(read_jsonl(path), start=1):
+        try:
+            yield from_dict(cls, row)
+        except (TypeError, AttributeError) as exc:
+            raise RunError(f"{path}: row {number} is not a {cls.__name__} record ({exc})") from None
+
+
 def load_candidates(run: RunFolder) -> tuple[list[Question], dict[str, list[Candidate]]]:
     """Questions in file order, and each question's candidates sorted by sample index."""
-    rows = read_jsonl(_need(run, "questions.jsonl", "sample"))
-    questions = [from_dict(Question, r) for r in rows]
+    questions = list(_records(_need(run, "questions.jsonl", "sample"), Question))
     by_question: dict[str, list[Candidate]] = {q.id: [] for q in questions}
-    for row in read_jsonl(_need(run, "candidates.jsonl", "sample")):
-        candidate = from_dict(Candidate, row)
+    for candidate in _records(_need(run, "candidates.jsonl", "sample"), Candidate):
         if candidate.question_id not in by_question:
             raise RunError(
                 f"candidates.jsonl: question {candidate.question_id!r} is not in "
@@ -111,8 +120,7 @@ def load_candidates(run: RunFolder) -> tuple[list[Question], dict[str, list[Cand
 
 def load_verdicts(run: RunFolder) -> dict[tuple[str, int], Verdict]:
     verdicts = {}
-    for row in read_jsonl(_need(run, "verdicts.jsonl", "verify")):
-        verdict = from_dict(Verdict, row)
+    for verdict in _records(_need(run, "verdicts.jsonl", "verify"), Verdict):
         verdicts[(verdict.question_id, verdict.sample_index)] = verdict
     return verdicts
 
@@ -207,6 +215,21 @@ def training_example(saved: Config, question: Question, candidate: Candidate) ->
     }
 
 
+# Characters no training response should hold: C0 and C1 controls (tab, newline and carriage
+# return excepted), DEL, and the marks of text that was not valid UTF-8 (U+FFFD from a lossy
+# decode, lone surrogates from a `\\ud800` escape in a server's JSON).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_INVALID = re.compile(r"[\ufffd\ud800-\udfff]")
+
+
+def unprintable(text: str) -> tuple[str, str] | None:
+    """(drop reason, detail) for a response holding control characters or broken Unicode."""
+    for reason, pattern in (("control_characters", _CONTROL), ("invalid_unicode", _INVALID)):
+        if m := pattern.search(text):
+            return reason, f"U+{ord(m.group()):04X} at character {m.start()}"
+    return None
+
+
 # ---------------------------------------------------------------------------- decontamination
 
 
@@ -225,6 +248,8 @@ class Decontaminator:
     """
 
     def __init__(self, files: list[str], n: int):
+        from .evaluate.benchmarks import file_rows  # the benchmark reader, only when asked for
+
         self.n = n
         self.grams: dict[tuple[str, ...], str] = {}  # n-gram -> "file:line" of a benchmark question
         self.short: dict[tuple[str, ...], str] = {}  # benchmark questions shorter than n words
@@ -233,11 +258,13 @@ class Decontaminator:
             path = Path(name)
             if not path.is_file():
                 raise RunError(f"curate.decontaminate: no benchmark file at {path}")
-            for number, row in enumerate(read_jsonl(path), start=1):
+            # Read strictly, like any benchmark: a malformed last line is an error, never a
+            # silently skipped question (read_jsonl forgives a torn tail in the run's own files).
+            for location, row in file_rows(path):
                 text = row.get("question") if isinstance(row, dict) else None
                 if not isinstance(text, str):
-                    raise RunError(f"{path}:{number}: no 'question' text field")
-                where = f"{path.name}:{number}"
+                    raise RunError(f"{location}: no 'question' text field")
+                where = f"{path.name}:{location.rsplit(' ', 1)[1]}"
                 w = words(text)
                 self.benchmark_words.append((w, where))
                 if len(w) < n:
@@ -379,6 +406,9 @@ def run_curate(config: Config, run: RunFolder, progress: bool = True) -> CurateS
                         "detail": candidate.error or candidate.finish_reason,
                     }
                 )
+                continue
+            if problem := unprintable(candidate.text):
+                dropped.append({**ref, "reason": problem[0], "detail": problem[1]})
                 continue
             if question.id not in overlap:  # once per question, however many candidates
                 overlap[question.id] = decon.match(question.text) if decon else None

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import errno
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .config import Config, save_config
 from .store import CallStore, RunError
 
+_STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO}
+
 
 class RunFolder:
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        if self.path.exists() and not self.path.is_dir():
+            raise RunError(f"{self.path}: the run folder is a file, not a folder")
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise RunError(f"{self.path}: cannot create the run folder ({exc.strerror})") from exc
+            raise RunError(f"{self.path}: cannot create the run folder ({exc.strerror})") from None
         if not os.access(self.path, os.W_OK):
             raise RunError(f"{self.path}: the run folder is not writable")
         self._calls: CallStore | None = None
@@ -31,9 +38,36 @@ class RunFolder:
         return self._calls
 
     def save_config(self, config: Config) -> None:
-        save_config(config, self.file("config.yaml"))
+        """Write config.yaml atomically: on a full disk the previous one stays as it was."""
+        path = self.file("config.yaml")
+        try:
+            save_config(config, path)
+        except OSError as exc:
+            raise RunError(
+                f"{path}: cannot write ({exc.strerror or exc}); "
+                "an earlier config.yaml, if any, is unchanged"
+            ) from None
+
+    @contextmanager
+    def writing(self, what: str) -> Iterator[None]:
+        """Turn a storage failure (full disk, quota, read-only or failing device) while writing
+        `what` into a RunError naming the run folder. Finished files are written atomically, so
+        they are still whole; a rerun resumes from the calls already stored."""
+        try:
+            yield
+        except OSError as exc:
+            if exc.errno not in _STORAGE_ERRORS:
+                raise
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise RunError(
+                f"{self.path}: cannot write {what}{where}: {exc.strerror or exc}. Files finished "
+                "earlier are unchanged; make room and rerun the same command to resume."
+            ) from exc
 
     def close(self) -> None:
+        """Flush and close the call store. This runs in `finally` blocks, where a storage
+        failure replaces the error that led there, so it too must say where it happened."""
         if self._calls is not None:
-            self._calls.close()
-            self._calls = None
+            calls, self._calls = self._calls, None
+            with self.writing("the call store (calls.jsonl)"):
+                calls.close()

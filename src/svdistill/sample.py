@@ -2,8 +2,9 @@
 
 Writes `questions.jsonl` (the seeds as loaded, references kept for evaluation only) and
 `candidates.jsonl` (one row per question x sample, in question order then sample order). Both
-are written whole or not at all; every model call is in the call store the moment it returns,
-so an interrupted run picks up where it stopped and pays for nothing twice.
+are written whole or not at all, then `config.yaml`; every model call is in the call store the
+moment it returns, so an interrupted run picks up where it stopped and pays for nothing twice.
+A run that fails (bad seeds, a full disk) leaves the files of the previous run as they were.
 """
 
 from __future__ import annotations
@@ -103,28 +104,32 @@ def run_sample(config: Config, run: RunFolder, backend: Backend, progress: bool 
     generator = Generator(backend, run.calls)
     chunk_questions = max(1, (backend.batch_size * 8) // config.sample.n)
     bar = PhaseProgress("sampling", total * config.sample.n, enabled=progress)
-    with (
-        bar,
-        atomic_writer(run.file("questions.jsonl")) as questions_out,
-        atomic_writer(run.file("candidates.jsonl")) as candidates_out,
-    ):
-        for chunk in _chunks(iter_seeds(config.seeds), chunk_questions):
-            requests = [r for q in chunk for r in sample_requests(config, q)]
-            cached_before = generator.stats.cached
-            completions = generator.run(requests, progress=bar)
-            bar.advance(generator.stats.cached - cached_before)
-            for qi, question in enumerate(chunk):
-                questions_out.write(dumps(to_dict(question)) + "\n")
-                for i in range(config.sample.n):
-                    request = requests[qi * config.sample.n + i]
-                    completion = completions[qi * config.sample.n + i]
-                    candidate = to_candidate(question, i, completion, generator.key(request))
-                    candidates_out.write(dumps(to_dict(candidate)) + "\n")
-                    summary.candidates += 1
-                    summary.truncated += candidate.truncated
-                    summary.errors += candidate.finish_reason == "error"
-            summary.questions += len(chunk)
-    summary.calls = generator.stats
-    summary.wall_s = time.perf_counter() - started
-    write_json(run.file("sample_stats.json"), summary.as_dict())
+    with run.writing("the samples"):
+        with (
+            bar,
+            atomic_writer(run.file("questions.jsonl")) as questions_out,
+            atomic_writer(run.file("candidates.jsonl")) as candidates_out,
+        ):
+            for chunk in _chunks(iter_seeds(config.seeds), chunk_questions):
+                requests = [r for q in chunk for r in sample_requests(config, q)]
+                cached_before = generator.stats.cached
+                completions = generator.run(requests, progress=bar)
+                bar.advance(generator.stats.cached - cached_before)
+                for qi, question in enumerate(chunk):
+                    questions_out.write(dumps(to_dict(question)) + "\n")
+                    for i in range(config.sample.n):
+                        request = requests[qi * config.sample.n + i]
+                        completion = completions[qi * config.sample.n + i]
+                        candidate = to_candidate(question, i, completion, generator.key(request))
+                        candidates_out.write(dumps(to_dict(candidate)) + "\n")
+                        summary.candidates += 1
+                        summary.truncated += candidate.truncated
+                        summary.errors += candidate.finish_reason == "error"
+                summary.questions += len(chunk)
+        # config.yaml records the prompts the candidates were sampled with (curate repeats
+        # them), so it is replaced together with candidates.jsonl, never by a failed run.
+        run.save_config(config)
+        summary.calls = generator.stats
+        summary.wall_s = time.perf_counter() - started
+        write_json(run.file("sample_stats.json"), summary.as_dict())
     return summary

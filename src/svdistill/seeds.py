@@ -37,6 +37,30 @@ def builtin_seeds_path() -> Path:
     return Path(str(resources.files("svdistill") / "data" / "seeds" / "arithmetic.jsonl"))
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def parse_json_line(raw: bytes, first: bool) -> Any:
+    """One JSON Lines row from raw bytes. Raises ValueError with a reason that names the column
+    or byte. A UTF-8 byte order mark on the first line is allowed (Windows editors write one);
+    NaN and Infinity, which Python's json accepts but JSON does not, are refused."""
+    if first and raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        line = raw.decode("utf-8").rstrip("\r\n")  # so a column past the end is on this line
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 text (byte {exc.start})") from None
+    try:
+        return json.loads(line, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc.msg}, column {exc.colno})") from None
+    except ValueError as exc:
+        raise ValueError(f"not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ValueError("not valid JSON (nested too deeply)") from None
+
+
 def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
     """(line or row number, row) pairs; a row that cannot be parsed comes back as its error."""
     suffix = path.suffix.lower()
@@ -45,39 +69,66 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
     elif suffix in (".jsonl", ".json", ".ndjson"):
         with open(path, "rb") as f:
             for number, raw in enumerate(f, start=1):
-                try:
-                    line = raw.decode("utf-8")
-                except UnicodeDecodeError as exc:
-                    yield number, f"not UTF-8 text (byte {exc.start})"
-                    continue
-                if not line.strip():
+                if not raw.strip():
                     continue
                 try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield number, f"not valid JSON ({exc.msg}, column {exc.colno})"
+                    row = parse_json_line(raw, first=number == 1)
+                except ValueError as exc:
+                    yield number, str(exc)
                     continue
-                yield number, row if isinstance(row, dict) else "a row must be a JSON object"
+                yield number, row if isinstance(row, dict) else (
+                    f"a row must be a JSON object, got {_json_type(row)}"
+                    + (" (a .json seed file holds one object per line)" if number == 1 else "")
+                )
     elif suffix == ".csv":
-        try:
-            with open(path, encoding="utf-8", newline="") as f:
-                reader = csv.DictReader(f)
-                for row in reader:
-                    yield reader.line_num, row
-        except UnicodeDecodeError as exc:
-            raise SeedError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+        yield from _csv_rows(path)
     elif suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        try:
-            table = pq.read_table(path)
-        except Exception as exc:
-            raise SeedError(f"{path}: cannot read Parquet ({exc})") from exc
-        for number, row in enumerate(table.to_pylist(), start=1):
-            yield number, row
+        yield from _parquet_rows(path)
     else:
         raise SeedError(f"{path}: unknown seed format {suffix!r} (use .jsonl, .csv, .parquet "
                         "or a datasets save_to_disk folder)")
+
+
+def _json_type(value: Any) -> str:
+    names = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number")
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    # Undecodable bytes are carried through as surrogates and reported per row (with its line),
+    # so `on_error: skip` can skip one bad row instead of refusing the whole file.
+    with open(path, encoding="utf-8-sig", errors="surrogateescape", newline="") as f:
+        reader = csv.DictReader(f)
+        try:
+            for row in reader:
+                bad = next((v for v in row.values() if isinstance(v, str) and not is_text(v)),
+                           None)
+                yield reader.line_num, row if bad is None else "not UTF-8 text"
+        except csv.Error as exc:
+            raise SeedError(f"{path}:line {reader.line_num}: not valid CSV ({exc})") from None
+
+
+def _parquet_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
+    import pyarrow.parquet as pq
+
+    try:
+        batches = pq.ParquetFile(path).iter_batches(batch_size=4096)
+        number = 0
+        for batch in batches:  # a batch at a time: a large seed file is never held whole
+            for row in batch.to_pylist():
+                number += 1
+                yield number, row
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises many types
+        raise SeedError(f"{path}: cannot read Parquet ({exc})") from None
+
+
+def is_text(value: str) -> bool:
+    """False for a str holding surrogates: undecodable bytes or a lone `\\ud800` escape."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _dataset_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
@@ -102,6 +153,8 @@ def _text_field(row: dict[str, Any], name: str, required: bool) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise ValueError(f"field {name!r} must be text, got {type(value).__name__}")
+    if isinstance(value, str) and not is_text(value):
+        raise ValueError(f"field {name!r} is not valid Unicode (a lone surrogate escape)")
     return str(value)
 
 
@@ -139,7 +192,12 @@ def iter_seeds(cfg: SeedsConfig, report: SeedReport | None = None) -> Iterator[Q
         if cfg.limit and report.loaded >= cfg.limit:
             break
     if report.loaded == 0:
-        raise SeedError(f"{path}: no usable seed questions ({report.rows} rows read)")
+        why = [f"{report.rows} rows read"]
+        if report.skipped:
+            why.append("skipped: " + ", ".join(f"{n} {r}" for r, n in report.skipped.items()))
+        if cfg.offset and seen:
+            why.append(f"all {len(seen)} distinct questions come before seeds.offset={cfg.offset}")
+        raise SeedError(f"{path}: no usable seed questions ({'; '.join(why)})")
 
 
 def load_seeds(cfg: SeedsConfig) -> tuple[list[Question], SeedReport]:

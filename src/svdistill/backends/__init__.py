@@ -14,9 +14,19 @@ if TYPE_CHECKING:
 __all__ = ["Backend", "Completion", "Request", "SamplingParams", "call_key", "make_backend"]
 
 FORMS = (
-    "embedded | embedded-llamacpp | tiny | scripted[:delay=S] | openai:BASE_URL#MODEL | "
-    "llamacpp:PATH.gguf | hf:PATH_OR_FOLDER | vllm:MODEL"
+    "embedded | embedded-llamacpp | tiny | scripted[:delay=S][,judge=yes|no] | "
+    "openai:BASE_URL#MODEL | llamacpp:PATH.gguf | hf:PATH_OR_FOLDER | vllm:MODEL"
 )
+
+_USAGE = {
+    "embedded": "embedded (nothing after it)",
+    "embedded-llamacpp": "embedded-llamacpp (nothing after it)",
+    "tiny": "tiny (nothing after it)",
+    "openai": "openai:http://HOST:PORT/v1#MODEL",
+    "llamacpp": "llamacpp:PATH.gguf",
+    "hf": "hf:PATH_OR_FOLDER[#file.gguf]",
+    "vllm": "vllm:MODEL",
+}
 
 
 class BackendSpecError(ValueError):
@@ -31,18 +41,14 @@ def make_backend(spec: str, options: ModelConfig | None = None) -> Backend:
     o = options or ModelConfig()
     kind, _, rest = spec.partition(":")
     if kind == "scripted":
-        from .scripted import echo_math_backend
+        from .scripted import from_spec
 
-        if not rest:
-            return echo_math_backend()
-        name, _, value = rest.partition("=")
         try:
-            if name != "delay":
-                raise ValueError(name)
-            return echo_math_backend(delay_s=float(value))
-        except ValueError:
+            return from_spec(rest)
+        except ValueError as exc:
             raise BackendSpecError(
-                f"backend {spec!r}: expected scripted or scripted:delay=SECONDS") from None
+                f"backend {spec!r}: {exc}; expected scripted[:delay=SECONDS][,judge=yes|no]"
+            ) from None
 
     if kind in ("embedded", "tiny", "embedded-llamacpp") and not rest:
         from . import embedded
@@ -80,4 +86,6 @@ def make_backend(spec: str, options: ModelConfig | None = None) -> Backend:
         from .vllm_offline import VLLMBackend
 
         return VLLMBackend(rest, o.tensor_parallel_size)
+    if kind in _USAGE:  # a known engine, written wrong: say how to write that one
+        raise BackendSpecError(f"backend {spec!r}: expected {_USAGE[kind]}")
     raise BackendSpecError(f"backend {spec!r} is not one of: {FORMS}")

@@ -34,6 +34,7 @@ from typing import Any
 import yaml
 
 from ..records import text_id
+from ..seeds import is_text, parse_json_line
 from ..store import RunError
 
 GRADERS = ("math", "choice", "code", "gym")
@@ -75,8 +76,9 @@ def render_options(question: str, options: list[str]) -> str:
 # ---------------------------------------------------------------------------- files
 
 
-def _file_rows(path: Path) -> Iterator[tuple[str, Any]]:
-    """(location, row) pairs; location is "file:line N" or "file:row N"."""
+def file_rows(path: Path) -> Iterator[tuple[str, Any]]:
+    """(location, row) pairs of a JSONL or Parquet file; location is "file:line N" or
+    "file:row N". A line that is not JSON (or not UTF-8) is a RunError naming it."""
     suffix = path.suffix.lower()
     if suffix == ".parquet":
         import pyarrow.parquet as pq
@@ -96,11 +98,9 @@ def _file_rows(path: Path) -> Iterator[tuple[str, Any]]:
             if not raw.strip():
                 continue
             try:
-                yield where, json.loads(raw.decode("utf-8"))
-            except UnicodeDecodeError as exc:
-                raise RunError(f"{where}: not UTF-8 text (byte {exc.start})") from None
-            except json.JSONDecodeError as exc:
-                raise RunError(f"{where}: not valid JSON ({exc.msg}, column {exc.colno})") from None
+                yield where, parse_json_line(raw, first=number == 1)
+            except ValueError as exc:
+                raise RunError(f"{where}: {exc}") from None
 
 
 def _text(row: dict[str, Any], name: str, where: str, required: bool = True) -> str | None:
@@ -111,13 +111,15 @@ def _text(row: dict[str, Any], name: str, where: str, required: bool = True) -> 
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise RunError(f"{where}: field {name!r} must be text, got {type(value).__name__}")
+    if isinstance(value, str) and not is_text(value):
+        raise RunError(f"{where}: field {name!r} is not valid Unicode (a lone surrogate escape)")
     return str(value)
 
 
 def parse_row(row: Any, where: str, default_grader: str = "math") -> BenchItem:
     """One benchmark row -> BenchItem; a malformed row is a RunError naming `where`."""
     if not isinstance(row, dict):
-        raise RunError(f"{where}: a row must be an object")
+        raise RunError(f"{where}: a row must be an object, got {type(row).__name__}")
     question = _text(row, "question", where)
     assert question is not None
     grader = _text(row, "grader", where, required=False) or default_grader
@@ -132,6 +134,9 @@ def parse_row(row: Any, where: str, default_grader: str = "math") -> BenchItem:
         options = row.get("options")
         if not isinstance(options, list) or not 2 <= len(options) <= 26:
             raise RunError(f"{where}: a choice row needs 'options', a list of 2 to 26 texts")
+        for i, option in enumerate(options):
+            if isinstance(option, bool) or not isinstance(option, (str, int, float)):
+                raise RunError(f"{where}: options[{i}] must be text, got {type(option).__name__}")
         item.options = [str(o) for o in options]
         item.question = render_options(question, item.options)
         if target is not None and target.strip().isdigit():  # a 0-based index
@@ -149,7 +154,7 @@ def parse_row(row: Any, where: str, default_grader: str = "math") -> BenchItem:
         meta = row.get("metadata") or {}
         if not isinstance(meta, dict):
             raise RunError(f"{where}: 'metadata' must be an object")
-        task = task or meta.get("source_dataset")
+        task = task or _text(meta, "source_dataset", f"{where}: metadata", required=False)
         if not task:
             raise RunError(f"{where}: a gym row needs 'task' (the reasoning-gym dataset name)")
         item.meta = {"task": task, "entry": {"question": question, "answer": target,
@@ -162,7 +167,7 @@ def parse_row(row: Any, where: str, default_grader: str = "math") -> BenchItem:
 def load_file(path: Path, default_grader: str = "math") -> list[BenchItem]:
     if not path.is_file():
         raise RunError(f"{path}: benchmark file not found")
-    items = [parse_row(row, where, default_grader) for where, row in _file_rows(path)]
+    items = [parse_row(row, where, default_grader) for where, row in file_rows(path)]
     seen: dict[str, str] = {}
     for item in items:
         if item.id in seen:

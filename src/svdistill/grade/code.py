@@ -452,13 +452,18 @@ def run_code_tests(
         if not entry_point.isidentifier():
             return Grade(None, None, f"bad entry point {entry_point!r}")
         source += f"\ncheck({entry_point})\n"
+    tag = f"[sandbox: {level}]"
+    try:
+        data = source.encode("utf-8")
+    except UnicodeEncodeError as e:  # a lone surrogate: no Python file can hold this program
+        where = f"U+{ord(source[e.start]):04X} at character {e.start}"
+        return Grade(False, None, f"the program is not valid Unicode: {where} {tag}")
     with tempfile.TemporaryDirectory(prefix="svdistill-run-") as wd:
-        Path(wd, "main.py").write_text(source, encoding="utf-8")
+        Path(wd, "main.py").write_bytes(data)
         cfg = _base_cfg(wd, timeout_s, memory_mb, max_procs)
         if kind == "none":
             cfg["mounts"] = False
         cg_root = _pids_cgroup_root() if "pids-cgroup" in level else None
-        tag = f"[sandbox: {level}]"
         try:
             rc, out, err, token = _launch(kind, wd, cfg, timeout_s, cg_root)
         except OSError as e:  # cgroup or exec trouble: the grader failed, not the program

@@ -35,26 +35,35 @@ _ANSWER_PHRASE = re.compile(
 )
 
 
-def _boxed_contents(text: str) -> list[str]:
-    """Contents of every \\boxed{...} / \\fbox{...} with balanced braces, in order of appearance.
+_NON_SPACE = re.compile(r"\S")
+# A brace, or an escaped character such as \{ (which does not open or close a group).
+_BRACE_OR_ESCAPE = re.compile(r"\\.|[{}]", re.DOTALL)
 
-    A box whose braces never close is skipped: a truncated reply has no final answer.
+
+def _boxed_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of the contents of every \\boxed{...} / \\fbox{...} with balanced braces, in
+    order of appearance. A box whose braces never close is skipped: a truncated reply has no
+    final answer.
+
+    One pass pairs every brace, and spans are returned rather than slices: scanning on from
+    each box, or copying each nested box's contents, takes quadratic time on a reply of many
+    (nested or unclosed) boxes, which a model can produce.
     """
-    found: list[str] = []
-    for m in re.finditer(r"\\(?:boxed|fbox)\s*\{", text):
-        depth, i = 1, m.end()
-        while i < len(text) and depth:
-            if text[i] == "\\" and i + 1 < len(text):
-                i += 2  # an escaped brace such as \{ does not open or close a group
-                continue
-            if text[i] == "{":
-                depth += 1
-            elif text[i] == "}":
-                depth -= 1
-            i += 1
-        if depth == 0:
-            found.append(text[m.end() : i - 1].strip())
-    return found
+    opens = {m.end() - 1: m.end() for m in re.finditer(r"\\(?:boxed|fbox)\s*\{", text)}
+    if not opens:
+        return []
+    closes: dict[int, int] = {}  # position of a box's "{" -> position of its "}"
+    stack: list[int] = []
+    # Text before the first box cannot change how its braces pair, so the scan starts there.
+    for m in _BRACE_OR_ESCAPE.finditer(text, min(opens)):
+        ch = m.group()
+        if ch == "{":
+            stack.append(m.start())
+        elif ch == "}" and stack:
+            start = stack.pop()
+            if start in opens:
+                closes[start] = m.start()
+    return [(opens[b], closes[b]) for b in sorted(closes)]
 
 
 def extract_final_answer(text: str) -> str | None:
@@ -65,9 +74,9 @@ def extract_final_answer(text: str) -> str | None:
     """
     if not text:
         return None
-    boxes = [b for b in _boxed_contents(text) if b]
-    if boxes:
-        return boxes[-1]
+    for start, end in reversed(_boxed_spans(text)):
+        if _NON_SPACE.search(text, start, end):  # the last box that is not empty
+            return text[start:end].strip()
     matches = list(_ANSWER_PHRASE.finditer(text))
     for m in reversed(matches):
         ans = m.group("ans").strip().rstrip(".").strip()
