@@ -52,6 +52,16 @@ class StopRounds(Exception):
     """A round produced no trained model, so later rounds cannot start."""
 
 
+def no_failed_calls(results: dict[str, Any]) -> None:
+    """Raise if calls of an evaluation failed after the backend's retries (samples and, for
+    UQ-TTC, judge votes). They are not stored, so the rerun this asks for pays just those."""
+    failed = sum(s.get("errors", 0) + sum(st.get("errors", 0) for st in s.get("stages", []))
+                 for s in results["benchmarks"].values())
+    if failed:
+        raise RunError(f"evaluate {results['model']} ({results['method']}): {failed} calls "
+                       "failed after retries; rerun the same command to retry just those")
+
+
 def _has_examples(run: RunFolder) -> bool:
     path = run.file("sft/train.jsonl")
     with open(path, "rb") as f:
@@ -148,7 +158,6 @@ class Pipeline:
         from .curate import run_curate
         from .evaluate import run_evaluate
         from .sample import run_sample
-        from .train import run_train
         from .verify import run_verify
 
         config = self.round_config(k)
@@ -166,15 +175,26 @@ class Pipeline:
                 raise RunError(f"{summary.errors} sampling calls failed after retries; rerun "
                                "the same command to retry just those")
 
+        # A phase whose calls failed after retries raises instead of being marked done: its
+        # outputs are written, but a rerun must retry those calls, not reuse a degraded result.
+        def verify() -> None:
+            summary = run_verify(config, run, judge(), progress=p)
+            if summary.errors:
+                raise RunError(f"{summary.errors} candidates were rejected because a judge call "
+                               "failed after retries; rerun the same command to retry just those")
+
+        def train() -> None:
+            from .train import run_train  # TRL and torch: only once a round gets this far
+
+            run_train(config, run, progress=p)
+
         self.step(run, log, "sample", "sample", config, sample)
-        self.step(run, log, "verify", "verify", config,
-                  lambda: run_verify(config, run, judge(), progress=p))
+        self.step(run, log, "verify", "verify", config, verify)
         self.step(run, log, "curate", "curate", config,
                   lambda: run_curate(config, run, progress=p))
         trainable = _has_examples(run)
         if trainable:
-            self.step(run, log, "train", "train", config,
-                      lambda: run_train(config, run, progress=p))
+            self.step(run, log, "train", "train", config, train)
         else:
             self.console.print(
                 f"[yellow]{run.path.name}: no candidate survived verification, so there is "
@@ -182,14 +202,16 @@ class Pipeline:
                 "table: a judge that rejects everything carries no usable signal.[/]")
         if k == 1:
             self.step(run, log, "evaluate base", "evaluate-base", config,
-                      lambda: run_evaluate(config, run, "base", "single", p, backend=model()))
+                      lambda: no_failed_calls(run_evaluate(config, run, "base", "single", p,
+                                                           backend=model())))
             if self.config.run.uq_ttc:
                 self.step(run, log, "evaluate uq-ttc", "evaluate-uq-ttc", config,
-                          lambda: run_evaluate(config, run, "base", "uq-ttc", p,
-                                               backend=model(), judge_backend=judge()))
+                          lambda: no_failed_calls(run_evaluate(
+                              config, run, "base", "uq-ttc", p, backend=model(),
+                              judge_backend=judge())))
         if trainable:
             self.step(run, log, "evaluate trained", "evaluate-trained", config,
-                      lambda: run_evaluate(config, run, "trained", "single", p))
+                      lambda: no_failed_calls(run_evaluate(config, run, "trained", "single", p)))
         if self.config.run.no_filter and k == 1:
             self.run_no_filter(run, config)
         run.close()
@@ -213,7 +235,7 @@ class Pipeline:
         self.step(run, log, "curate", "curate", config, lambda: run_curate(config, run, p))
         self.step(run, log, "train", "train", config, lambda: run_train(config, run, p))
         self.step(run, log, "evaluate trained", "evaluate-trained", config,
-                  lambda: run_evaluate(config, run, "trained", "single", p))
+                  lambda: no_failed_calls(run_evaluate(config, run, "trained", "single", p)))
         run.close()
 
     def results(self) -> list[dict]:

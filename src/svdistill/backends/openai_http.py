@@ -3,7 +3,7 @@
 Requests run concurrently on one event loop, bounded by `concurrency`. Server errors (5xx, 429),
 timeouts and dropped connections are retried with exponential backoff and jitter; what still
 fails comes back as a completion with finish_reason "error" and the reason, which the call store
-does not keep, so a later run tries it again.
+does not keep, so a later run tries it again. `retried` and `failed` count both by reason.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import os
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 
 import openai
@@ -36,6 +37,19 @@ def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, (ValueError, KeyError, TypeError, AttributeError))
 
 
+def failure_reason(exc: BaseException) -> str:
+    """A short name for why an attempt failed: the key of `retried` and `failed`."""
+    if isinstance(exc, openai.APITimeoutError):  # a subclass of APIConnectionError
+        return "timeout"
+    if isinstance(exc, openai.APIConnectionError):
+        return "connection"
+    if isinstance(exc, openai.APIStatusError):
+        return f"http {exc.status_code}"
+    if isinstance(exc, (ValueError, KeyError, TypeError, AttributeError)):
+        return "malformed reply"
+    return type(exc).__name__
+
+
 class OpenAIBackend(Backend):
     def __init__(
         self,
@@ -55,7 +69,15 @@ class OpenAIBackend(Backend):
         self.api_key = api_key or os.environ.get("OPENAI_API_KEY", "EMPTY")
         self.backoff_initial_s = backoff_initial_s
         self.batch_size = max(concurrency * 4, 16)
-        self.retries = 0  # retried attempts, for the run summary and the fault tests
+        # By failure_reason: attempts that failed and were retried, and calls given up on
+        # (retries exhausted, or not retryable). For the run summary and the fault tests.
+        self.retried: Counter[str] = Counter()
+        self.failed: Counter[str] = Counter()
+
+    @property
+    def retries(self) -> int:
+        """Retried attempts, all reasons together."""
+        return sum(self.retried.values())
 
     @property
     def identity(self) -> str:
@@ -77,13 +99,13 @@ class OpenAIBackend(Backend):
             retry=retry_if_exception(_retryable),
             stop=stop_after_attempt(self.max_retries + 1),
             wait=wait_random_exponential(multiplier=self.backoff_initial_s, max=30),
+            before_sleep=lambda state: self.retried.update(
+                [failure_reason(state.outcome.exception())]),
             reraise=False,
         )
         try:
             async for attempt in retrying:
                 with attempt:
-                    if attempt.retry_state.attempt_number > 1:
-                        self.retries += 1
                     reply = await client.chat.completions.create(
                         model=self.model,
                         messages=request.message_dicts(),  # type: ignore[arg-type]
@@ -99,9 +121,11 @@ class OpenAIBackend(Backend):
                         raise ValueError("reply has no message content")
         except RetryError as exc:
             cause = exc.last_attempt.exception()
+            self.failed[failure_reason(cause)] += 1
             return Completion("", "error", latency_s=time.perf_counter() - started,
                               error=f"{type(cause).__name__}: {cause}")
         except Exception as exc:  # not retryable: a 4xx says the request itself is wrong
+            self.failed[failure_reason(exc)] += 1
             return Completion("", "error", latency_s=time.perf_counter() - started,
                               error=f"{type(exc).__name__}: {exc}")
         usage = reply.usage

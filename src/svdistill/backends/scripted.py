@@ -47,35 +47,45 @@ class ScriptedBackend(Backend):
         return self.default(request) if callable(self.default) else self.default
 
     def generate(self, requests: Sequence[Request]) -> list[Completion]:
-        out = []
-        for request in requests:
-            if self.delay_s:
-                time.sleep(self.delay_s)
-            self.calls += 1
-            text = self.reply(request)
-            words = text.count(" ") + 1  # a cheap stand-in for a token count
-            truncated = words > request.params.max_tokens
-            if truncated:
-                text = " ".join(text.split()[: request.params.max_tokens])
-            out.append(
-                Completion(
-                    text=text,
-                    finish_reason="length" if truncated else "stop",
-                    prompt_tokens=sum(c.count(" ") + 1 for _, c in request.messages),
-                    completion_tokens=min(words, request.params.max_tokens),
-                )
-            )
-        return out
-
+        return [self._complete(request) for request in requests]
 
     def stream(self, requests: Sequence[Request]) -> Iterator[tuple[int, Completion]]:
-        # One call at a time, like a server: each reply reaches the store before the next starts.
+        # One call at a time, like a server: each reply is handed over before the next starts.
+        # Through `generate` only where a subclass overrides it (a flaky engine in tests): the
+        # extra list per call was a tenth of this backend's cost in benchmarks/cascade_overhead.
+        if type(self).generate is ScriptedBackend.generate:
+            complete = self._complete
+        else:
+            def complete(request: Request) -> Completion:
+                return self.generate((request,))[0]
         for index, request in enumerate(requests):
-            yield index, self.generate([request])[0]
+            yield index, complete(request)
+
+    def _complete(self, request: Request) -> Completion:
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        self.calls += 1
+        text = self.reply(request)
+        words = text.count(" ") + 1  # a cheap stand-in for a token count
+        max_tokens = request.params.max_tokens
+        truncated = words > max_tokens
+        if truncated:
+            text = " ".join(text.split()[:max_tokens])
+        prompt_tokens = len(request.messages)  # the same stand-in: spaces + 1 per message
+        for _, content in request.messages:
+            prompt_tokens += content.count(" ")
+        return Completion(
+            text=text,
+            finish_reason="length" if truncated else "stop",
+            prompt_tokens=prompt_tokens,
+            completion_tokens=min(words, max_tokens),
+        )
 
 
-def echo_math_backend(delay_s: float = 0.0) -> ScriptedBackend:
-    """Solves "a + b" / "a - b" / "a * b" questions correctly; the default for `scripted`."""
+def echo_math_backend(delay_s: float = 0.0, judge: str | None = None) -> ScriptedBackend:
+    """Solves "a + b" / "a - b" / "a * b" questions correctly; the default for `scripted`.
+    `judge="yes"` / `"no"` also answers every judge prompt (one that asks for `[[Y]]`) with
+    that verdict, so a whole `svdistill run` has accepted (or no) candidates to train on."""
 
     def solve(request: Request) -> str:
         prompt = request.messages[-1][1]
@@ -86,4 +96,30 @@ def echo_math_backend(delay_s: float = 0.0) -> ScriptedBackend:
         value = {"+": a + b, "-": a - b, "*": a * b}[op]
         return f"We compute {a} {op} {b} = {value}. The answer is \\boxed{{{value}}}."
 
-    return ScriptedBackend(default=solve, name="echo-math", delay_s=delay_s)
+    if judge is None:
+        return ScriptedBackend(default=solve, name="echo-math", delay_s=delay_s)
+    verdict = {"yes": "Checked. [[Y]]", "no": "Checked. [[N]]"}[judge]
+    return ScriptedBackend(
+        rules=[(r"\[\[Y\]\]", verdict)],
+        default=solve,
+        name=f"echo-math+judge-{judge}",
+        delay_s=delay_s,
+    )
+
+
+def from_spec(options: str) -> ScriptedBackend:
+    """The backend `scripted[:OPTION,...]` names; options are `delay=SECONDS` (per call) and
+    `judge=yes|no`. Raises ValueError naming what is wrong."""
+    kwargs: dict = {}
+    for option in filter(None, options.split(",")):
+        name, _, value = option.partition("=")
+        if name == "delay":
+            try:
+                kwargs["delay_s"] = float(value)
+            except ValueError:
+                raise ValueError(f"delay={value!r} is not a number of seconds") from None
+        elif name == "judge" and value in ("yes", "no"):
+            kwargs["judge"] = value
+        else:
+            raise ValueError(f"unknown option {option!r}")
+    return echo_math_backend(**kwargs)
