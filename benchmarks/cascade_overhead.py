@@ -10,6 +10,7 @@ hashing and the call store cost per candidate.
     python benchmarks/cascade_overhead.py                  # 20,000 candidates, lazy, mixed judge
     python benchmarks/cascade_overhead.py --judge yes      # worst case: every vote is paid
     python benchmarks/cascade_overhead.py --mode eager --candidates 5000
+    python benchmarks/cascade_overhead.py --repeats 3     # medians of 3 runs (shared machines)
 
 Judges: `mixed` answers yes to candidates whose index is a multiple of 4 and no to the rest
 (about the acceptance of a real run); `yes` accepts everything, so every stage pays all v votes
@@ -19,6 +20,7 @@ in both modes.
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -47,8 +49,9 @@ def make_judge(kind: str) -> ScriptedBackend:
         prompt = request.messages[-1][1]
         if "reconstruct that question" in prompt:
             # carry the candidate number into the inferred question, as a real judge would not
-            return "How many apples now? " + prompt[prompt.rfind("#") :].split()[0]
-        number = prompt[prompt.rfind("#") + 1 :].split()[0]
+            return "How many apples now? " + prompt[prompt.rfind("#") :].split(None, 1)[0]
+        # maxsplit: the judge is meant to cost nothing, not to split the rest of the prompt
+        number = prompt[prompt.rfind("#") + 1 :].split(None, 1)[0]
         return "[[Y]]" if number.isdigit() and int(number) % 4 == 0 else "[[N]]"
 
     if kind == "yes":
@@ -60,15 +63,9 @@ def make_judge(kind: str) -> ScriptedBackend:
     return ScriptedBackend(default=mixed, name="bench-mixed")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--candidates", type=int, default=20_000)
-    parser.add_argument("--mode", choices=["lazy", "eager"], default="lazy")
-    parser.add_argument("--judge", choices=["mixed", "yes"], default="mixed")
-    parser.add_argument("--votes", type=int, default=5)
-    args = parser.parse_args()
-
-    items = make_items(args.candidates)
+def judge_once(args: argparse.Namespace, items: list) -> tuple[int, int, float, float]:
+    """One timed judge run from an empty call store: (accepted, calls, wall s, CPU s). Only
+    counts come back, so no run's verdicts are still alive to slow the next one down."""
     with tempfile.TemporaryDirectory() as tmp:
         store = CallStore(Path(tmp) / "calls.jsonl")
         generator = Generator(make_judge(args.judge), store)
@@ -78,16 +75,37 @@ def main() -> None:
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu_started
         store.close()
-    accepted = sum(v.accepted for v in verdicts)
-    calls = sum(s.calls for s in cascade.stats)
-    print(f"candidates          {len(items):,}")
+    return sum(v.accepted for v in verdicts), sum(s.calls for s in cascade.stats), elapsed, cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--candidates", type=int, default=20_000)
+    parser.add_argument("--mode", choices=["lazy", "eager"], default="lazy")
+    parser.add_argument("--judge", choices=["mixed", "yes"], default="mixed")
+    parser.add_argument("--votes", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=1, help="runs, each from an empty store")
+    args = parser.parse_args()
+
+    items = make_items(args.candidates)
+    n = len(items)
+    walls, cpus = [], []
+    for repeat in range(1, args.repeats + 1):
+        accepted, calls, elapsed, cpu = judge_once(args, items)
+        walls.append(elapsed)
+        cpus.append(cpu)
+        if args.repeats > 1:
+            print(f"run {repeat:<15} {n / elapsed:,.0f} candidates/s, {n / cpu:,.0f} per CPU-s")
+    elapsed, cpu = statistics.median(walls), statistics.median(cpus)
+    of = f" (median of {args.repeats})" if args.repeats > 1 else ""
+    print(f"candidates          {n:,}")
     print(f"mode / judge        {args.mode} / {args.judge}, v={args.votes}, unanimous")
     print(f"accepted            {accepted:,}")
-    print(f"model calls         {calls:,} ({calls / len(items):.2f} per candidate)")
-    print(f"wall time           {elapsed:.2f} s")
-    print(f"candidates/s        {len(items) / elapsed:,.0f}   (target >= 5,000)")
+    print(f"model calls         {calls:,} ({calls / n:.2f} per candidate)")
+    print(f"wall time           {elapsed:.2f} s{of}")
+    print(f"candidates/s        {n / elapsed:,.0f}   (target >= 5,000)")
     # on a shared machine the wall clock counts other people's work; CPU time does not
-    print(f"per CPU-second      {len(items) / cpu:,.0f} candidates ({cpu:.2f} CPU s)")
+    print(f"per CPU-second      {n / cpu:,.0f} candidates ({cpu:.2f} CPU s){of}")
     print(f"calls/s             {calls / elapsed:,.0f}")
 
 

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .backends.base import Backend, Completion, Request, call_key
 from .progress import PhaseProgress
 from .store import CallStore
+
+#: A finished call that arrives this long after the last call-store write is written at once;
+#: faster ones are grouped (see `Generator._pay`).
+WRITE_EVERY_S = 0.05
+
+# A str holds surrogate code points only unpaired: what a server's JSON `\\ud800` escape decodes to.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass
@@ -37,12 +45,17 @@ class Generator:
         return call_key(self.backend.identity, request)
 
     def run(
-        self, requests: Sequence[Request], progress: PhaseProgress | None = None
+        self,
+        requests: Sequence[Request],
+        progress: PhaseProgress | None = None,
+        keys: Sequence[str] | None = None,
     ) -> list[Completion]:
         """One completion per request, in order. Stored calls are reused, identical requests in
-        one batch are paid once, and each new call is stored the moment it completes.
-        `progress` advances by one per distinct new call."""
-        keys = [self.key(r) for r in requests]
+        one batch are paid once, and each new call is stored as soon as it completes (see
+        `_pay`). `progress` advances by one per distinct new call. `keys`: the requests' keys
+        (`self.key(request)`) when the caller has them already, so no prompt is hashed twice."""
+        if keys is None:
+            keys = [self.key(r) for r in requests]
         results: dict[str, Completion] = {}
         todo: dict[str, Request] = {}
         for key, request in zip(keys, requests, strict=True):
@@ -60,18 +73,46 @@ class Generator:
 
     def _pay(self, todo: list[tuple[str, Request]], results: dict[str, Completion],
              progress: PhaseProgress | None) -> None:
-        started = time.perf_counter()
-        for index, completion in self.backend.stream([r for _, r in todo]):
-            key = todo[index][0]
-            results[key] = completion
-            if completion.ok:
-                self.store.put(key, completion, engine=self.backend.identity)
-                self.stats.paid += 1
-            else:
-                self.stats.errors += 1
-            self.stats.prompt_tokens += completion.prompt_tokens
-            self.stats.completion_tokens += completion.completion_tokens
-            if progress is not None:
-                progress.advance(1, completion.completion_tokens)
-        self.stats.engine_seconds += time.perf_counter() - started
-        self.store.sync()
+        started = flushed = time.perf_counter()
+        engine = self.backend.identity
+        # Calls that finish in quick succession (a batch engine's chunk, a zero-latency judge)
+        # reach the store in groups, one locked append per group rather than per call; a call
+        # that finishes WRITE_EVERY_S or more after the last write is written at once with any
+        # held before it, so a slow engine still stores every call as it finishes. At most
+        # `batch_size` finished calls are ever held: a kill -9 makes the resume pay those again,
+        # and never pays a call twice (a call is stored once its row is written). An exception
+        # still writes everything that finished, in the `finally`.
+        pending: list[tuple[str, Completion]] = []
+        batch = max(1, self.backend.batch_size)
+        try:
+            for index, completion in self.backend.stream([r for _, r in todo]):
+                key = todo[index][0]
+                completion = _valid_unicode(completion)
+                results[key] = completion
+                if completion.ok:
+                    pending.append((key, completion))
+                    self.stats.paid += 1
+                    now = time.perf_counter()
+                    if len(pending) >= batch or now - flushed >= WRITE_EVERY_S:
+                        self.store.put_many(pending, engine)
+                        pending, flushed = [], now
+                else:
+                    self.stats.errors += 1
+                self.stats.prompt_tokens += completion.prompt_tokens
+                self.stats.completion_tokens += completion.completion_tokens
+                if progress is not None:
+                    progress.advance(1, completion.completion_tokens)
+        finally:
+            self.store.put_many(pending, engine)
+            self.stats.engine_seconds += time.perf_counter() - started
+            self.store.sync()
+
+
+def _valid_unicode(completion: Completion) -> Completion:
+    """The completion with each lone surrogate replaced by U+FFFD. Such a reply has no UTF-8
+    form, so no run file could hold it; replaced where replies enter, every phase sees text it
+    can write, and curate drops the candidate as invalid_unicode (U+FFFD is its mark)."""
+    text = completion.text
+    if text.isascii() or not _LONE_SURROGATE.search(text):
+        return completion
+    return replace(completion, text=_LONE_SURROGATE.sub("\ufffd", text))

@@ -8,9 +8,10 @@ class with one method.
 from __future__ import annotations
 
 import abc
+import functools
 import hashlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 Message = dict[str, str]
 
@@ -24,6 +25,13 @@ class SamplingParams:
     top_k: int = 50
     max_tokens: int = 512
     seed: int = 0
+
+    @functools.cached_property
+    def key_part(self) -> bytes:
+        """These settings as `call_key` hashes them, computed once per object: the cascade
+        reuses one object per vote index, and the repr cost more than the sha256 of a prompt.
+        (Stored in the instance dict, outside the dataclass fields, so it is no setting.)"""
+        return _framed(repr(tuple((f.name, getattr(self, f.name)) for f in fields(self))))
 
 
 @dataclass(frozen=True)
@@ -85,14 +93,32 @@ class Backend(abc.ABC):
 def call_key(identity: str, request: Request) -> str:
     """The call-store key: a hash of everything that determines the reply.
 
-    Each part is length-prefixed, so no choice of message text can make two different calls
-    hash alike. Hashed directly rather than via JSON: this runs once per model call, and at
-    scripted speed the cascade spends most of its time here.
+    Each part is length-prefixed (`<bytes>:<utf-8>`), so no choice of message text can make two
+    different calls hash alike: the engine identity, then role and content of every message,
+    then the repr of the sampling settings as (name, value) pairs. This byte format is pinned
+    (tests/test_store.py): changing it would make every stored call look new and be paid again.
+    It runs once per model call, so the settings are framed once per SamplingParams object and
+    the hash of identity + messages is reused by calls that differ only in their settings.
     """
-    digest = hashlib.sha256()
-    for part in (identity, *(x for message in request.messages for x in message),
-                 repr(tuple(vars(request.params).items()))):
-        data = part.encode("utf-8", "surrogatepass")
-        digest.update(b"%d:" % len(data))
-        digest.update(data)
+    digest = _messages_digest(identity, request.messages).copy()
+    digest.update(request.params.key_part)
     return digest.hexdigest()[:32]
+
+
+@functools.lru_cache(maxsize=4096)
+def _messages_digest(identity: str, messages: tuple[tuple[str, str], ...]) -> hashlib._Hash:
+    """sha256 state after the identity and the messages. Cached because the v votes of a stage
+    (and the n samples of a question) send one prompt with v seeds: hashing the prompt once
+    instead of v times, where sha256 was the largest single cost of a zero-latency call. The
+    size covers a cascade round (2,048 candidates) with room to spare; the cache holds prompts,
+    so it is bounded."""
+    parts = [_framed(identity)]
+    for role, content in messages:
+        parts.append(_framed(role))
+        parts.append(_framed(content))
+    return hashlib.sha256(b"".join(parts))
+
+
+def _framed(text: str) -> bytes:
+    data = text.encode("utf-8", "surrogatepass")
+    return b"%d:%b" % (len(data), data)

@@ -16,8 +16,10 @@ benchmarks/cascade_calls.py counts the replies where a batched engine did not.)
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ..backends.base import Completion, Request
@@ -27,26 +29,6 @@ from ..progress import PhaseProgress
 from ..records import Candidate, Question, StageResult, Verdict, Vote
 from .parse import ERROR, YES
 from .stages import Item, RulesStage, Stage, VoteSteps, build_stages
-
-
-class _RoundKeys(Generator):
-    """The caller's Generator (same backend, store and stats), with each request's call-store
-    key computed once: the cascade needs every key itself (each vote records the reply it was
-    read from), and hashing a long prompt twice per call was the largest cost per candidate."""
-
-    def __init__(self, inner: Generator):
-        super().__init__(inner.backend, inner.store)
-        self.stats = inner.stats
-        self._inner_key = inner.key
-        # Keyed by object id, not by value: hashing a Request hashes its whole prompt again.
-        # Safe because the memo is cleared every round, while its requests are all still alive.
-        self.memo: dict[int, str] = {}
-
-    def key(self, request: Request) -> str:
-        key = self.memo.get(id(request))
-        if key is None:
-            key = self.memo[id(request)] = self._inner_key(request)
-        return key
 
 
 def decide(verdicts: Sequence[str | None], votes: int, need: int) -> tuple[bool, int] | None:
@@ -128,6 +110,27 @@ class _Track:
         self.verdict: Verdict | None = None
 
 
+@contextmanager
+def _collect_per_round(window: int) -> Iterator[None]:
+    """Raise the cyclic garbage collector's first threshold to about one round's allocations
+    (roughly ten tracked objects per candidate in the window: request, reply, vote, records).
+
+    Why: at the default (700) the collector ran some fifteen times per round, and every pass
+    scanned the round's requests and replies again and promoted them, so that the full passes
+    it then triggered re-scanned every verdict kept so far: with a zero-latency judge, a third
+    of the cascade's time (benchmarks/cascade_overhead.py). Reference counting still frees
+    everything at once; only cyclic garbage, which the cascade does not make, waits a round
+    longer. The thresholds in force before are restored afterwards.
+    """
+    thresholds = gc.get_threshold()
+    if thresholds[0] > 0:  # 0: the caller switched automatic collection off; leave it so
+        gc.set_threshold(max(thresholds[0], 10 * window), *thresholds[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+
+
 class Cascade:
     """Judge (question, candidate) pairs with the configured stages; reusable in memory.
 
@@ -139,7 +142,6 @@ class Cascade:
     def __init__(self, cfg: VerifyConfig, generator: Generator, window: int = 2048):
         self.cfg = cfg
         self.generator = generator
-        self._calls = _RoundKeys(generator)
         self.stages = build_stages(cfg)
         self.stats = [StageStats(s.name) for s in self.stages]
         self.votes = cfg.votes
@@ -152,8 +154,23 @@ class Cascade:
     def judge(
         self, items: Iterable[tuple[Question, Candidate]], progress: PhaseProgress | None = None
     ) -> list[Verdict]:
+        """One Verdict per item, in order."""
+        return [verdict for _, verdict in self.judge_iter(items, progress)]
+
+    def judge_iter(
+        self, items: Iterable[tuple[Question, Candidate]], progress: PhaseProgress | None = None
+    ) -> Iterator[tuple[Item, Verdict]]:
+        """(item, verdict) per item, in input order, as soon as each is settled: with `items`
+        a stream, only the window and the verdicts waiting for an earlier one are in memory."""
+        with _collect_per_round(self.window):
+            yield from self._judge(items, progress)
+
+    def _judge(
+        self, items: Iterable[tuple[Question, Candidate]], progress: PhaseProgress | None
+    ) -> Iterator[tuple[Item, Verdict]]:
         queue = iter(enumerate(items))
-        verdicts: dict[int, Verdict] = {}
+        settled: dict[int, _Track] = {}  # finished, waiting for an earlier candidate
+        next_pos = 0
         active: list[_Track] = []
         exhausted = False
         while True:
@@ -166,31 +183,36 @@ class Cascade:
                 self._pump(track)
                 active.append(track)
             finished = [t for t in active if t.verdict is not None]
-            for track in finished:
-                verdicts[track.pos] = track.verdict  # type: ignore[assignment]
             if finished:
                 active = [t for t in active if t.verdict is None]
+                settled.update((t.pos, t) for t in finished)
                 if progress is not None:
                     progress.advance(len(finished))
+                while next_pos in settled:
+                    track = settled.pop(next_pos)
+                    yield track.item, track.verdict  # type: ignore[misc]
+                    next_pos += 1
             if not active:
                 if exhausted:
                     break
                 continue
             self._round(active, progress)
-        return [verdicts[i] for i in range(len(verdicts))]
 
     def _round(self, active: list[_Track], progress: PhaseProgress | None) -> None:
         """One batch: every request an open vote waits for, paid or read back, then fed back."""
         waiting = [(t, v) for t in active for v in t.open]
-        store = self._calls.store
+        store = self.generator.store
         new: set[str] = set()
         for track, vote in waiting:
             if vote.key not in store and vote.key not in new:
                 new.add(vote.key)
                 self.stats[track.stage].paid += 1
         tokens_before = self.generator.stats.completion_tokens
-        replies = self._calls.run([v.request for _, v in waiting])  # type: ignore[misc]
-        self._calls.memo.clear()
+        # the keys were computed as each request was made: a prompt is hashed once per round
+        replies = self.generator.run(
+            [v.request for _, v in waiting],  # type: ignore[misc]
+            keys=[v.key for _, v in waiting],
+        )
         if progress is not None:
             progress.advance(0, self.generator.stats.completion_tokens - tokens_before)
         touched: dict[int, _Track] = {}
@@ -217,7 +239,7 @@ class Cascade:
             track.votes[vote.index] = Vote(verdict, keys[-1] if keys else "", keys[:-1])
             return True
         vote.request = request
-        vote.key = key = self._calls.key(request)
+        vote.key = key = self.generator.key(request)
         vote.keys.append(key)
         vote.fresh = key not in track.seen
         track.seen.add(key)

@@ -15,7 +15,10 @@ pays no vote twice and reaches the same verdicts.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..backends.base import Backend
 from ..config import Config
@@ -23,9 +26,10 @@ from ..generation import CallStats, Generator
 from ..progress import PhaseProgress
 from ..records import Candidate, Question, Verdict, from_dict, to_dict
 from ..runfolder import RunFolder
-from ..store import RunError, read_jsonl, write_json, write_jsonl
+from ..store import RunError, atomic_writer, dumps, read_jsonl, write_json
 from .cascade import Cascade, StageStats
-from .quality import grade_candidates, judge_quality
+from .quality import QualityTally, grade_candidates
+from .stages import Item
 
 
 @dataclass
@@ -65,77 +69,136 @@ class VerifySummary:
         }
 
 
-def load_items(run: RunFolder) -> list[tuple[Question, Candidate]]:
-    """The (question, candidate) pairs of a sampled run, in candidate order."""
+def iter_items(run: RunFolder) -> Iterator[tuple[Question, Candidate]]:
+    """The (question, candidate) pairs of a sampled run, in candidate order, streamed.
+
+    `sample` writes each question's candidates together, in question order, so the two files
+    are read side by side and nothing is held but the question being judged: a run of any size
+    is judged in bounded memory. A candidates file in another order (hand-made, filtered) still
+    works: once the side-by-side reading misses, every question is indexed in memory.
+    """
     questions_path, candidates_path = run.file("questions.jsonl"), run.file("candidates.jsonl")
     for path in (questions_path, candidates_path):
         if not path.exists():
             raise RunError(f"{path} not found: run `svdistill sample` into {run.path} first")
-    questions = {q.id: q for q in (from_dict(Question, r) for r in read_jsonl(questions_path))}
-    items = []
+
+    def read_questions() -> Iterator[Question]:
+        return (from_dict(Question, r) for r in read_jsonl(questions_path))
+
+    ahead, index = read_questions(), None
+    skipped: dict[str, Question] = {}  # read past while looking for a later candidate's question
+    current: Question | None = None
     for row in read_jsonl(candidates_path):
         candidate = from_dict(Candidate, row)
-        question = questions.get(candidate.question_id)
-        if question is None:
-            raise RunError(
-                f"{candidates_path}: candidate of unknown question "
-                f"{candidate.question_id!r} (not in questions.jsonl)"
-            )
-        items.append((question, candidate))
-    return items
+        wanted = candidate.question_id
+        if current is None or current.id != wanted:
+            if index is not None:
+                current = index.get(wanted)
+            else:
+                current = skipped.pop(wanted, None)
+                while current is None:
+                    nxt = next(ahead, None)
+                    if nxt is None:
+                        index = {q.id: q for q in read_questions()}
+                        current = index.get(wanted)
+                        break
+                    if nxt.id == wanted:
+                        current = nxt
+                    else:
+                        skipped[nxt.id] = nxt
+            if current is None:
+                raise RunError(
+                    f"{candidates_path}: candidate of unknown question {wanted!r} "
+                    "(not in questions.jsonl)"
+                )
+        yield current, candidate
 
 
-def write_outputs(
-    run: RunFolder,
-    items: list[tuple[Question, Candidate]],
-    verdicts: list[Verdict],
-    stage_names: list[str],
-) -> None:
-    """verdicts.jsonl, then one rejected/<n>_<stage>.jsonl per stage (empty ones too, so the
-    files always add up), removing files left by an earlier run with other stages."""
-    write_jsonl(run.file("verdicts.jsonl"), (to_dict(v) for v in verdicts))
-    rejected: dict[str, list[dict]] = {name: [] for name in stage_names}
-    for (_, candidate), verdict in zip(items, verdicts, strict=True):
+def load_items(run: RunFolder) -> list[tuple[Question, Candidate]]:
+    """All of `iter_items` as a list, for callers that judge a few candidates in memory."""
+    return list(iter_items(run))
+
+
+def _count_rows(path: Path) -> int:
+    with open(path, "rb") as f:
+        return sum(1 for line in f if line.strip())
+
+
+#: Candidates graded per call of the grader's worker pool while verdicts stream out.
+GRADE_CHUNK = 2048
+
+
+class _Outputs:
+    """The phase's files, written as verdicts stream in; each appears whole, or not at all,
+    when the phase ends: verdicts.jsonl, verify_grades.jsonl and one rejected/<n>_<stage>.jsonl
+    per stage (empty ones too, so the files always add up). Files an earlier run with other
+    stages left in rejected/ are removed."""
+
+    def __init__(self, run: RunFolder, stage_names: list[str], files: ExitStack):
+        self.folder = run.file("rejected")
+        self.names = [f"{n}_{stage}.jsonl" for n, stage in enumerate(stage_names, start=1)]
+        self.verdicts = files.enter_context(atomic_writer(run.file("verdicts.jsonl")))
+        self.grades = files.enter_context(atomic_writer(run.file("verify_grades.jsonl")))
+        self.rejected = {
+            stage: files.enter_context(atomic_writer(self.folder / name))
+            for stage, name in zip(stage_names, self.names, strict=True)
+        }
+        self.quality = QualityTally(stage_names)
+        self.candidates = self.accepted = 0
+        self._ungraded: list[tuple[Item, Verdict]] = []
+
+    def add(self, item: Item, verdict: Verdict) -> None:
+        self.candidates += 1
+        self.accepted += verdict.accepted
+        self.verdicts.write(dumps(to_dict(verdict)) + "\n")
         if verdict.rejected_by is not None:
-            row = to_dict(candidate)
+            row = to_dict(item.candidate)
             row["rejected_by"], row["reason"] = verdict.rejected_by, verdict.reason
-            rejected[verdict.rejected_by].append(row)
-    folder = run.file("rejected")
-    names = {f"{n}_{stage}.jsonl" for n, stage in enumerate(stage_names, start=1)}
-    for n, stage in enumerate(stage_names, start=1):
-        write_jsonl(folder / f"{n}_{stage}.jsonl", rejected[stage])
-    for stale in folder.glob("*.jsonl"):
-        if stale.name not in names:
-            stale.unlink()
+            self.rejected[verdict.rejected_by].write(dumps(row) + "\n")
+        self._ungraded.append((item, verdict))
+        if len(self._ungraded) >= GRADE_CHUNK:
+            self.grade()
+
+    def grade(self) -> None:
+        """Grade the candidates added since the last call, in one batch of the grader."""
+        chunk, self._ungraded = self._ungraded, []
+        grades = grade_candidates([(item.question, item.candidate) for item, _ in chunk])
+        for (item, verdict), grade in zip(chunk, grades, strict=True):
+            c = item.candidate
+            row = {"question_id": c.question_id, "sample_index": c.sample_index, **to_dict(grade)}
+            self.grades.write(dumps(row) + "\n")
+            self.quality.add(verdict, grade)
+
+    def remove_stale(self) -> None:
+        for stale in self.folder.glob("*.jsonl"):
+            if stale.name not in self.names:
+                stale.unlink()
 
 
 def run_verify(
     config: Config, run: RunFolder, backend: Backend, progress: bool = True
 ) -> VerifySummary:
-    """Judge every candidate of `run` with `backend` as the judge; see the module docstring."""
+    """Judge every candidate of `run` with `backend` as the judge; see the module docstring.
+    Candidates stream from disk and verdicts to disk: memory does not grow with the run."""
     started = time.perf_counter()
-    items = load_items(run)
+    items = iter_items(run)
+    total = _count_rows(run.file("candidates.jsonl"))
     generator = Generator(backend, run.calls)
     cascade = Cascade(config.verify, generator)
-    with PhaseProgress("verifying", len(items), enabled=progress) as bar:
-        verdicts = cascade.judge(items, progress=bar)
     names = [s.name for s in cascade.stages]
-    write_outputs(run, items, verdicts, names)
-    grades = grade_candidates(items)
-    write_jsonl(
-        run.file("verify_grades.jsonl"),
-        (
-            {"question_id": c.question_id, "sample_index": c.sample_index, **to_dict(g)}
-            for (_, c), g in zip(items, grades, strict=True)
-        ),
-    )
+    with ExitStack() as files, PhaseProgress("verifying", total, enabled=progress) as bar:
+        out = _Outputs(run, names, files)
+        for item, verdict in cascade.judge_iter(items, progress=bar):
+            out.add(item, verdict)
+        out.grade()
+    out.remove_stale()
     v = config.verify
     summary = VerifySummary(
-        candidates=len(items),
-        accepted=sum(x.accepted for x in verdicts),
+        candidates=out.candidates,
+        accepted=out.accepted,
         stages=cascade.stats,
         calls=generator.stats,
-        quality=judge_quality(verdicts, grades, names),
+        quality=out.quality.result(),
         settings={
             "judge": backend.identity,
             "stages": names,

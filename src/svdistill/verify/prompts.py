@@ -44,16 +44,15 @@ class Template:
         self.name = name
         self.text = text
         self.source = source
-        # Split once into literal parts and placeholder names so rendering is a join, not a regex.
-        self._parts = _PLACEHOLDER.split(text)
+        # Compiled once into a %-format (literal "%" doubled, each placeholder "%(name)s"), so
+        # rendering is one pass in C that never re-reads what it inserts.
+        parts = _PLACEHOLDER.split(text)
+        self._format = "".join(
+            f"%({part})s" if i % 2 else part.replace("%", "%%") for i, part in enumerate(parts)
+        )
 
     def render(self, **values: str) -> str:
-        parts = self._parts
-        out = [parts[0]]
-        for i in range(1, len(parts), 2):
-            out.append(values[parts[i]])
-            out.append(parts[i + 1])
-        return "".join(out)
+        return self._format % values
 
 
 def load_templates(

@@ -120,25 +120,39 @@ class Confusion:
         }
 
 
+class QualityTally:
+    """judge_quality's figures, counted one candidate at a time (for a phase that streams)."""
+
+    def __init__(self, stage_names: Sequence[str]):
+        self.overall = Confusion()
+        self.stages = {name: Confusion() for name in stage_names}
+        self.ungraded = 0
+
+    def add(self, verdict: Verdict, grade: Grade) -> None:
+        if grade.correct is None:
+            self.ungraded += 1
+            return
+        self.overall.add(verdict.accepted, grade.correct)
+        for result in verdict.stages:
+            if result.stage in self.stages:
+                self.stages[result.stage].add(result.passed, grade.correct)
+
+    def result(self) -> dict | None:
+        """Cascade and per-stage quality, or None when no candidate could be graded."""
+        if not self.overall.graded:
+            return None
+        return {
+            **self.overall.as_dict(),
+            "ungraded": self.ungraded,
+            "stages": {name: c.as_dict() for name, c in self.stages.items()},
+        }
+
+
 def judge_quality(
     verdicts: Sequence[Verdict], grades: Sequence[Grade], stage_names: Sequence[str]
 ) -> dict | None:
     """Cascade and per-stage quality, or None when no candidate could be graded."""
-    overall = Confusion()
-    stages = {name: Confusion() for name in stage_names}
-    ungraded = 0
+    tally = QualityTally(stage_names)
     for verdict, grade in zip(verdicts, grades, strict=True):
-        if grade.correct is None:
-            ungraded += 1
-            continue
-        overall.add(verdict.accepted, grade.correct)
-        for result in verdict.stages:
-            if result.stage in stages:
-                stages[result.stage].add(result.passed, grade.correct)
-    if not overall.graded:
-        return None
-    return {
-        **overall.as_dict(),
-        "ungraded": ungraded,
-        "stages": {name: c.as_dict() for name, c in stages.items()},
-    }
+        tally.add(verdict, grade)
+    return tally.result()

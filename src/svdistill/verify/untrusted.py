@@ -32,9 +32,11 @@ _INVISIBLE = {"Cf"}  # zero-width space/joiner, bidi overrides, soft hyphen ...
 
 def fold(text: str) -> str:
     """NFKC-fold and drop invisible format characters: what a reader (or a tokenizer) sees."""
+    if text.isascii():
+        return text  # ASCII is NFKC-stable and has no format characters: the common case
     folded = unicodedata.normalize("NFKC", text)
     if folded.isascii():
-        return folded  # the common case, and fast
+        return folded  # e.g. fullwidth letters folded to plain ones: nothing invisible is left
     return "".join(ch for ch in folded if unicodedata.category(ch) not in _INVISIBLE)
 
 
@@ -175,12 +177,18 @@ _ADDRESS: list[tuple[str, re.Pattern[str], str | frozenset[str]]] = [
     ),
 ]
 
+# Every gate at once, so an ordinary answer is cleared by one test instead of one per pattern.
+_GATE_WORDS = frozenset().union(*(g for _, _, g in _ADDRESS if not isinstance(g, str)))
+_GATE_CHARS = tuple({g for _, _, g in _ADDRESS if isinstance(g, str)})
+
 
 def injection_reason(text: str) -> str | None:
     """Why `text` looks like it talks to the judge, or None. Checked on the folded text."""
     folded = fold(text)
     words = set(_WORD.findall(folded.lower()))
     words.update([w[:-1] for w in words if w.endswith("s")])  # "graders" gates like "grader"
+    if words.isdisjoint(_GATE_WORDS) and not any(c in folded for c in _GATE_CHARS):
+        return None
     for reason, pattern, gate in _ADDRESS:
         hit = gate in folded if isinstance(gate, str) else not words.isdisjoint(gate)
         if hit and pattern.search(folded):
