@@ -1,0 +1,13 @@
+"""The generated config reference matches the settings in the code."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_config_reference_is_current():
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "config_reference.py"),
+                             "--check"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
