@@ -357,3 +357,18 @@ def test_core_imports_without_matplotlib_or_torch():
         "assert 'matplotlib' not in sys.modules and 'torch' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_no_filter_ablation_stands_beside_the_trained_model(full_run: Path, tmp_path: Path):
+    run = tmp_path / "with-ablation"
+    shutil.copytree(full_run, run, ignore=shutil.ignore_patterns("calls.jsonl"))
+    ablation = run / "no-filter/eval/trained/bench"
+    shutil.copytree(run / "eval/trained/bench", ablation)
+    summary = json.loads((ablation / "summary.json").read_text())
+    summary.update(pass_at_1=0.1234, ci=[0.05, 0.2])
+    (ablation / "summary.json").write_text(json.dumps(summary))
+    text = build_report(run).read_text(encoding="utf-8")
+    check_html(text)
+    row = text.index("trained on unverified samples (no-filter)")
+    assert text.index("trained (after SVD)") < row < text.index("UQ-TTC on base")
+    assert "12.3%" in text[row:row + 400]

@@ -37,7 +37,7 @@ VERSION_PACKAGES = (
     "matplotlib",
 )
 EXAMPLE_CHARS = 1500  # longer texts are cut in the examples section; the files hold them whole
-_SERIES_ORDER = {"base": 0, "trained": 1, "uq-ttc": 2}
+_SERIES_ORDER = {"base": 0, "trained": 1, "no-filter": 2, "uq-ttc": 3}
 _ROUND = re.compile(r"^round-(\d+)$")
 _NUMERIC = re.compile(r"^[-+−]?[\d,.]+(%| pts)?( [–/] [-+−]?[\d,.–]+%?)*$|^[–-]$")
 
@@ -237,7 +237,12 @@ class RunView:
         from .evaluate.results import comparison_rows
         from .runfolder import RunFolder
 
-        return comparison_rows(RunFolder(self.path)) if self.has("eval") else []
+        rows = comparison_rows(RunFolder(self.path)) if self.has("eval") else []
+        if self.has("no-filter/eval"):  # the ablation `run.no_filter` trains beside the round
+            for row in comparison_rows(RunFolder(self.path / "no-filter")):
+                if row["model"] == "trained":
+                    rows.append({**row, "model": "no-filter"})
+        return rows
 
 
 def rounds_of(path: Path) -> list[tuple[int, Path]]:
@@ -262,6 +267,8 @@ def series_of(row: dict) -> tuple[str, str]:
         return "base (before)", "base"
     if model == "trained":
         return "trained (after SVD)", "trained"
+    if model == "no-filter":
+        return "trained on unverified samples (no-filter)", "no-filter"
     return (str(model) if method == "single" else f"{model} + {method}"), str(model)
 
 
@@ -279,7 +286,7 @@ def results_section(rows: list[dict], level: int = 2, anchor: str = "results") -
     }
     table_rows, plot_rows = [], []
     # before, after, then the baseline: the order the comparison is read in
-    rows = sorted(rows, key=lambda r: (str(r["benchmark"]), _SERIES_ORDER.get(series_of(r)[1], 3)))
+    rows = sorted(rows, key=lambda r: (str(r["benchmark"]), _SERIES_ORDER.get(series_of(r)[1], 4)))
     for r in rows:
         label, key = series_of(r)
         b = base.get(r["benchmark"])

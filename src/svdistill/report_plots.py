@@ -14,7 +14,7 @@ import io
 from collections.abc import Sequence
 
 # Base model grey, distilled model blue, UQ-TTC orange; anything else takes the next colour.
-_COLOURS = {"base": "#8c96a3", "trained": "#2f6fdb", "uq-ttc": "#e8832a"}
+_COLOURS = {"base": "#8c96a3", "trained": "#2f6fdb", "no-filter": "#9fc2f5", "uq-ttc": "#e8832a"}
 _OTHERS = ["#2a9d8f", "#9b5de5", "#d1495b", "#6c757d", "#e9c46a", "#264653"]
 _VOTE_COLOURS = {"yes": "#3a9d5d", "no": "#d1495b", "undecided": "#e9b949", "error": "#6c757d"}
 
