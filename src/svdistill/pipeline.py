@@ -240,7 +240,7 @@ class Pipeline:
 
     def results(self) -> list[dict]:
         """Comparison rows over all rounds: base and UQ-TTC from round 1, then each round's
-        trained model (labelled round-k) and the no-filter ablation."""
+        trained model (labelled `round k` when there are several) and the no-filter ablation."""
         from .evaluate.results import comparison_rows
 
         rows = []
@@ -248,14 +248,13 @@ class Pipeline:
             folder = self.root.file(f"round-{k}")
             for row in comparison_rows(RunFolder(folder)):
                 if row["model"] == "trained":
-                    row["model"] = f"trained (round {k})" if self.config.run.rounds > 1 \
-                        else "trained"
+                    row["model"] = f"round {k}" if self.config.run.rounds > 1 else "trained"
                 rows.append(row)
             if (folder / "no-filter").exists():
                 for row in comparison_rows(RunFolder(folder / "no-filter")):
-                    row["model"] = "no-filter ablation"
+                    row["model"] = "no-filter"
                     rows.append(row)
-        order = {"base": 0, "no-filter ablation": 2}
+        order = {"base": 0, "no-filter": 2}
         rows.sort(key=lambda r: (str(r["benchmark"]), order.get(r["model"], 1),
                                  r["method"] != "single", str(r["model"])))
         return rows

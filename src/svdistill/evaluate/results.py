@@ -43,24 +43,34 @@ def comparison_rows(run: RunFolder) -> list[dict[str, Any]]:
 
 
 def comparison_table(rows: list[dict[str, Any]]):
-    """A rich Table of `comparison_rows`: pass@1 with its CI and model calls per question."""
+    """A rich Table of `comparison_rows`: pass@1 with its 95% CI, questions x samples, and model
+    calls per question. It fits an 80-column terminal: the UQ-TTC fallback, ungraded and bad-gold
+    columns appear only when some row has something to show in them."""
+    from rich import box
     from rich.table import Table
-
-    table = Table(title="evaluation", title_justify="left")
-    for name in ("benchmark", "model", "method", "questions", "samples", "pass@1", "95% CI",
-                 "calls/q", "fallback", "ungraded", "bad gold"):
-        table.add_column(name, justify="left" if name in ("benchmark", "model", "method")
-                         else "right")
 
     def pct(v: float | None) -> str:
         return "-" if v is None else f"{100 * v:.1f}"
 
+    optional = {
+        "fallback": lambda r: pct(r["fallback_rate"]) if r["fallback_rate"] is not None else "-",
+        "ungraded": lambda r: str(r["ungraded"] or 0),
+        "bad gold": lambda r: str(r["gold_rejected"] or 0),
+    }
+    shown = [name for name, cell in optional.items()
+             if any(cell(r) not in ("-", "0") for r in rows)]
+    table = Table(title="evaluation", title_justify="left", box=box.SIMPLE_HEAD,
+                  collapse_padding=True, pad_edge=False)
+    for name in ("benchmark", "model", "method", "q x s", "pass@1 (95% CI)", "calls/q", *shown):
+        table.add_column(name, no_wrap=True, justify="left"
+                         if name in ("benchmark", "model", "method") else "right")
     for r in rows:
+        calls = r["calls_per_question"]
         table.add_row(
-            r["benchmark"], r["model"], r["method"], str(r["questions"]),
-            str(r["samples_per_question"]), pct(r["pass_at_1"]),
-            f"{pct(r['ci_low'])}-{pct(r['ci_high'])}",
-            "-" if r["calls_per_question"] is None else f"{r['calls_per_question']:.1f}",
-            pct(r["fallback_rate"]), str(r["ungraded"]), str(r["gold_rejected"]),
+            r["benchmark"], r["model"], r["method"],
+            f"{r['questions']}x{r['samples_per_question']}",
+            f"{pct(r['pass_at_1'])} ({pct(r['ci_low'])}-{pct(r['ci_high'])})",
+            "-" if calls is None else f"{calls:.1f}",
+            *(optional[name](r) for name in shown),
         )
     return table
