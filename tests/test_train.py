@@ -246,3 +246,28 @@ def test_embedded_model_lora_few_steps(tmp_path):
     backend = HFBackend(tmp_path / "model", batch_size=1)
     request = Request.chat(sft_rows(1)[0]["messages"][:-1], SamplingParams(0.0, 1.0, 0, 16, 0))
     assert backend.generate([request])[0].text.strip()
+
+
+def test_resume_skips_a_checkpoint_cut_short_by_a_kill(tmp_path):
+    from svdistill.train import last_complete_checkpoint
+
+    assert last_complete_checkpoint(tmp_path / "missing") is None
+    for step, whole in ((2, True), (9, True), (10, True), (12, False)):
+        folder = tmp_path / f"checkpoint-{step}"
+        folder.mkdir()
+        (folder / "adapter_model.safetensors").write_bytes(b"weights")
+        if whole:  # the Trainer writes its state last
+            (folder / "trainer_state.json").write_text("{}")
+    (tmp_path / "checkpoint-x").mkdir()
+    assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-10")  # not 12, not 9
+
+
+def test_resumed_training_does_not_log_a_step_twice(tmp_path):
+    from svdistill.train import keep_log_until
+
+    log = tmp_path / "log.jsonl"
+    write_jsonl(log, [{"step": s, "loss": 1.0 / s} for s in (1, 2, 3, 4, 5)])
+    keep_log_until(log, 3)  # resuming from checkpoint-3: steps 4 and 5 will be logged again
+    assert [r["step"] for r in read_jsonl(log)] == [1, 2, 3]
+    keep_log_until(log, 0)  # a fresh run
+    assert list(read_jsonl(log)) == []

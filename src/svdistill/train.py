@@ -34,13 +34,12 @@ import torch
 from datasets import Dataset
 from peft import LoraConfig, PeftModel
 from transformers import AutoTokenizer, TrainerCallback
-from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
 
 from .backends.hf import load_model
 from .config import Config, TrainConfig
 from .runfolder import RunFolder
-from .store import RunError, atomic_folder, dumps, read_jsonl, write_json
+from .store import RunError, atomic_folder, atomic_writer, dumps, read_jsonl, write_json
 
 # transformers 5 renamed gradient_checkpointing (now a deprecated alias); use whichever exists.
 CHECKPOINTING = "activation_checkpointing"
@@ -189,6 +188,16 @@ class LossLog(TrainerCallback):
             f.write(dumps(row) + "\n")
 
 
+def keep_log_until(path: Path, step: int) -> None:
+    """Cut the loss log back to the rows up to `step`, where training resumes (0: a fresh run),
+    so the steps a killed run logged after its last checkpoint are not listed twice."""
+    if not path.exists():
+        return
+    rows = [r for r in read_jsonl(path) if step and r.get("step", 0) <= step]
+    with atomic_writer(path) as f:
+        f.writelines(dumps(r) + "\n" for r in rows)
+
+
 def export_model(base: Path, final: Path, t: TrainConfig, out: Path) -> Path | None:
     """Write the servable model to `out` (renamed into place when complete); returns the
     adapter folder for LoRA. LoRA is merged on a fresh copy of the base, in its training dtype,
@@ -290,6 +299,20 @@ def build_trainer(
     return trainer, dropped
 
 
+def last_complete_checkpoint(folder: Path) -> str | None:
+    """The newest `checkpoint-N` in `folder` that was saved whole. The Trainer writes
+    trainer_state.json after the weights and optimizer, so a checkpoint without it is one a
+    kill cut short: resuming from it would fail, so the one before it is used."""
+    if not folder.is_dir():
+        return None
+    steps = sorted(
+        (int(p.name.split("-")[1]), p)
+        for p in folder.glob("checkpoint-*")
+        if p.name.split("-")[1].isdigit() and (p / "trainer_state.json").is_file()
+    )
+    return str(steps[-1][1]) if steps else None
+
+
 def run_train(config: Config, run: RunFolder, progress: bool = True) -> TrainSummary:
     """Fine-tune the base model on `RUN/sft/`; see the module docstring for what is written."""
     started = time.perf_counter()
@@ -311,9 +334,8 @@ def run_train(config: Config, run: RunFolder, progress: bool = True) -> TrainSum
 
     train_started = time.perf_counter()
     # A rerun after a crash resumes from the last checkpoint (only written with train.save_steps).
-    last = get_last_checkpoint(args.output_dir) if Path(args.output_dir).is_dir() else None
-    if last is None:
-        (train_dir / "log.jsonl").unlink(missing_ok=True)  # a fresh run starts a fresh log
+    last = last_complete_checkpoint(Path(args.output_dir))
+    keep_log_until(train_dir / "log.jsonl", int(last.rsplit("-", 1)[1]) if last else 0)
     result = trainer.train(resume_from_checkpoint=last)
     summary.train_s = time.perf_counter() - train_started
 
