@@ -164,10 +164,12 @@ class SolveStage(Stage):
 
 # "a op b op c = d" with plain or LaTeX operators; the left side must start a term (no digit,
 # dot or operator just before it) so "3 * 4 + 2 = 14" is read whole, never as "4 + 2 = 14".
+# At most 16 operations: unbounded, a long "1+1+1+..." with no "=" made matching quadratic in
+# the reply's length (each start position re-scanned the whole chain).
 _NUMBER = r"\d+(?:,\d{3})*(?:\.\d+)?"
 _OPERATOR = r"[-+*/×÷x]"
 _CLAIM = re.compile(
-    rf"(?<![\d.,)*/+×÷-])(\(?{_NUMBER}\)?(?:\s*{_OPERATOR}\s*\(?{_NUMBER}\)?)+)\s*=\s*"
+    rf"(?<![\d.,)*/+×÷-])(\(?{_NUMBER}\)?(?:\s*{_OPERATOR}\s*\(?{_NUMBER}\)?){{1,16}})\s*=\s*"
     rf"(-?{_NUMBER})(?![\d.]\d)"
 )
 _LATEX_OPS = (
