@@ -206,8 +206,8 @@ ADD = "def add(a, b):\n    return a + b\n"
 needs_ns = pytest.mark.skipif(not ISOLATED, reason=f"sandbox level is {LEVEL}: unsafe to run "
                               "as it would really kill processes or write /etc/passwd")
 
-# program id -> (reply, correct, reason fragment); each reply is graded as the model's answer to
-# "complete add(a, b)" whose tests are `assert candidate(2, 3) == 5`.
+# program id -> (reply, correct, reason fragments separated by "|"); each reply is graded as the
+# model's answer to "complete add(a, b)" whose tests are `assert candidate(2, 3) == 5`.
 PROGRAMS: list[tuple[str, str, bool, str]] = [
     ("kills_the_grader", "import os, signal\nos.kill(GRADER_PID, signal.SIGKILL)\n" + ADD,
      False, "ProcessLookupError"),
@@ -222,8 +222,10 @@ PROGRAMS: list[tuple[str, str, bool, str]] = [
     ("memory_bomb", "x = bytearray(8 * 1024**3)\n" + ADD, False, "MemoryError"),
     ("network", "import socket\nsocket.create_connection(('1.1.1.1', 53), timeout=2)\n" + ADD,
      False, "Network is unreachable"),
+    # the checkout is read-only inside the sandbox, or not there at all when it lives under /tmp
+    # (the sandbox's /tmp is its own)
     ("writes_the_repo", f"open({str(Path.cwd() / 'pwned.txt')!r}, 'w')\n" + ADD,
-     False, "Read-only file system"),
+     False, "Read-only file system|No such file or directory"),
 ]
 
 
@@ -260,7 +262,7 @@ def test_hostile_programs_are_graded_with_a_reason(tmp_path: Path):
     assert len(rows) == len(PROGRAMS)
     for (name, _, correct, reason), row in zip(PROGRAMS, rows, strict=True):
         assert row["correct"] is correct, (name, row["reason"])
-        assert reason in row["reason"], (name, row["reason"])
+        assert any(r in row["reason"] for r in reason.split("|")), (name, row["reason"])
     assert not (Path.cwd() / "pwned.txt").exists()
 
 
