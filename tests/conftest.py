@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -73,49 +74,39 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def tiny_server(tmp_path_factory):
-    """llama-cpp-python's OpenAI-compatible server on the tiny GGUF (SmolLM2-135M), on 127.0.0.1;
-    yields (base URL, model name). Its replies depend on the order of requests, even seeded ones
-    (see faultproxy's `fresh`). One thread: on a busy CI machine, llama.cpp's spinning worker
-    threads are several times slower than one thread."""
+@contextlib.contextmanager
+def llama_server(gguf, alias: str, log_dir, *args: str, start_timeout_s: float = 120):
+    """llama-cpp-python's OpenAI-compatible server on `gguf`, on 127.0.0.1 at a free port, as
+    `alias`; yields its base URL and stops it afterwards. `args`: more server options."""
     import json
     import subprocess
     import sys
     import time
     import urllib.request
 
-    pytest.importorskip("llama_cpp.server", reason="needs llama-cpp-python[server]")
-    from svdistill.backends import embedded
-
-    try:
-        gguf = embedded.tiny_gguf()
-    except embedded.ModelFilesMissing as exc:
-        pytest.skip(f"tiny model package not installed: {exc}")
-    model, port = "tiny", free_port()
-    log = open(tmp_path_factory.mktemp("tiny-server") / "server.log", "w+b")  # noqa: SIM115
+    port = free_port()
+    log = open(log_dir / "server.log", "w+b")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", model,
-         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
-         "--n_threads", "1", "--n_threads_batch", "1"],
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", alias,
+         "--host", "127.0.0.1", "--port", str(port), *args],
         stdout=log, stderr=subprocess.STDOUT,  # a file: a full pipe would stall the server
     )
     url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.time() + 120
+    deadline = time.time() + start_timeout_s
     try:
         while True:
             if proc.poll() is not None:
                 log.seek(0)
                 pytest.fail(f"llama_cpp.server exited: {log.read().decode()[-2000:]}")
             if time.time() > deadline:
-                pytest.fail("llama_cpp.server did not start within 120 s")
+                pytest.fail(f"llama_cpp.server did not start within {start_timeout_s:.0f} s")
             try:
                 with urllib.request.urlopen(url + "/models", timeout=2) as reply:
                     if json.loads(reply.read())["data"]:
                         break
             except OSError:
                 time.sleep(0.2)
-        yield url, model
+        yield url
     finally:
         proc.terminate()
         try:
@@ -123,6 +114,24 @@ def tiny_server(tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_server(tmp_path_factory):
+    """llama-cpp-python's OpenAI-compatible server on the tiny GGUF (SmolLM2-135M), on 127.0.0.1;
+    yields (base URL, model name). Its replies depend on the order of requests, even seeded ones
+    (see faultproxy's `fresh`). One thread: on a busy CI machine, llama.cpp's spinning worker
+    threads are several times slower than one thread."""
+    pytest.importorskip("llama_cpp.server", reason="needs llama-cpp-python[server]")
+    from svdistill.backends import embedded
+
+    try:
+        gguf = embedded.tiny_gguf()
+    except embedded.ModelFilesMissing as exc:
+        pytest.skip(f"tiny model package not installed: {exc}")
+    with llama_server(gguf, "tiny", tmp_path_factory.mktemp("tiny-server"), "--n_ctx", "2048",
+                      "--n_threads", "1", "--n_threads_batch", "1") as url:
+        yield url, "tiny"
 
 
 class RunArtifacts:

@@ -3,14 +3,8 @@ embedded GGUF, started on 127.0.0.1 by the test, with a fault-injecting proxy in
 
 from __future__ import annotations
 
-import json
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-
 import pytest
+from conftest import llama_server
 from faultproxy import FaultProxy
 
 from svdistill.backends.base import Request, SamplingParams
@@ -24,42 +18,13 @@ pytestmark = pytest.mark.slow
 MODEL = "qwen-embedded"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory):
     from svdistill.backends.embedded import embedded_gguf
 
-    port = free_port()
-    log = open(tmp_path_factory.mktemp("server") / "server.log", "w+b")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(embedded_gguf()),
-         "--model_alias", MODEL, "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "1024"],
-        stdout=log, stderr=subprocess.STDOUT,  # a file: a full pipe would stall the server
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.time() + 180
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            log.seek(0)
-            pytest.fail(f"llama_cpp.server exited: {log.read().decode()[-2000:]}")
-        try:
-            with urllib.request.urlopen(url + "/models", timeout=2) as reply:
-                if MODEL in json.loads(reply.read())["data"][0]["id"]:
-                    break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("llama_cpp.server did not start within 180 s")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
+    with llama_server(embedded_gguf(), MODEL, tmp_path_factory.mktemp("server"), "--n_ctx", "1024",
+                      start_timeout_s=180) as url:
+        yield url
 
 
 def ask(text: str, max_tokens: int = 12, seed: int = 0) -> Request:
