@@ -96,7 +96,9 @@ def pass_at_1_plot(rows: Sequence[dict]) -> str:
     ax.legend(
         frameon=False,
         fontsize=8,
-        ncols=min(4, len(series)),
+        # one row while the labels fit the figure's width; wider, constrained layout would
+        # squeeze the axes to a sliver to make room, so the legend wraps into two columns
+        ncols=len(series) if sum(len(name) for name in series) <= 70 else 2,
         loc="upper center",
         bbox_to_anchor=(0.5, -0.12),
     )
