@@ -145,7 +145,9 @@ def _dataset_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | str]]:
     yield from enumerate(dataset, start=1)
 
 
-def _text_field(row: dict[str, Any], name: str, required: bool) -> str | None:
+def text_field(row: dict[str, Any], name: str, required: bool) -> str | None:
+    """Field `name` of a row as text (numbers become text; empty counts as missing), or None
+    when optional and absent. Raises ValueError naming the field; callers add the location."""
     value = row.get(name)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
@@ -171,10 +173,10 @@ def iter_seeds(cfg: SeedsConfig, report: SeedReport | None = None) -> Iterator[Q
         try:
             if isinstance(row, str):
                 raise ValueError(row)
-            text = _text_field(row, cfg.question_field, required=True)
-            qid = _text_field(row, cfg.id_field, False) if cfg.id_field else None
-            domain = _text_field(row, cfg.domain_field, False) if cfg.domain_field else None
-            ref = _text_field(row, cfg.reference_field, False) if cfg.reference_field else None
+            text = text_field(row, cfg.question_field, required=True)
+            qid = text_field(row, cfg.id_field, False) if cfg.id_field else None
+            domain = text_field(row, cfg.domain_field, False) if cfg.domain_field else None
+            ref = text_field(row, cfg.reference_field, False) if cfg.reference_field else None
         except ValueError as exc:
             if cfg.on_error == "fail":
                 raise SeedError(f"{path}:{unit} {number}: {exc}") from None

@@ -34,7 +34,7 @@ from typing import Any
 import yaml
 
 from ..records import text_id
-from ..seeds import is_text, parse_json_line
+from ..seeds import parse_json_line, text_field
 from ..store import RunError
 
 GRADERS = ("math", "choice", "code", "gym")
@@ -104,16 +104,11 @@ def file_rows(path: Path) -> Iterator[tuple[str, Any]]:
 
 
 def _text(row: dict[str, Any], name: str, where: str, required: bool = True) -> str | None:
-    value = row.get(name)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise RunError(f"{where}: field {name!r} is missing or empty")
-        return None
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise RunError(f"{where}: field {name!r} must be text, got {type(value).__name__}")
-    if isinstance(value, str) and not is_text(value):
-        raise RunError(f"{where}: field {name!r} is not valid Unicode (a lone surrogate escape)")
-    return str(value)
+    """`seeds.text_field`, its error naming the benchmark row."""
+    try:
+        return text_field(row, name, required)
+    except ValueError as exc:
+        raise RunError(f"{where}: {exc}") from None
 
 
 def parse_row(row: Any, where: str, default_grader: str = "math") -> BenchItem:
