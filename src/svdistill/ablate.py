@@ -37,7 +37,7 @@ from typing import Any
 from rich.console import Console
 
 from .config import Config, load_config
-from .pipeline import PhaseLog, Pipeline, inputs_hash
+from .pipeline import PhaseLog, Pipeline, evaluate_fully, inputs_hash, sample_fully, verify_fully
 from .runfolder import RunFolder
 from .store import CallStore, RunError, read_jsonl, write_json, write_jsonl
 
@@ -205,39 +205,28 @@ class Ablation:
 
     def sample_pool(self) -> RunFolder:
         """max-n samples per question; the first ones are RUN's, read back from its store."""
-        from .sample import run_sample
-
         config = self.config.model_copy(deep=True)
         config.sample.n = self.max_n
         pool = self.folder("samples")
         pool.save_config(config)
-
-        def sample() -> None:
-            summary = run_sample(config, pool, self.model(config), progress=self.progress)
-            if summary.errors:
-                raise RunError(f"{summary.errors} sampling calls failed after retries; "
-                               "rerun the same command to retry just those")
-
-        self.pipeline.step(pool, PhaseLog(pool), "sample", "sample", config, sample)
+        self.pipeline.step(pool, PhaseLog(pool), "sample", "sample", config,
+                           lambda: sample_fully(config, pool, self.model(config), self.progress))
         return pool
 
     def evaluate_base(self, pool: RunFolder) -> None:
         """The base model on the benchmarks: free when `svdistill run` evaluated it already."""
-        from .evaluate import run_evaluate
-
         base = self.folder("base")
         base.save_config(self.config)
         # the overlap check reads the seed questions
         write_jsonl(base.file("questions.jsonl"), read_jsonl(pool.file("questions.jsonl")))
         self.pipeline.step(
             base, PhaseLog(base), "evaluate base", "evaluate-base", self.config,
-            lambda: run_evaluate(self.config, base, "base", "single", self.progress,
-                                 backend=self.model(self.config)))
+            lambda: evaluate_fully(self.config, base, "base", "single", self.progress,
+                                   backend=self.model(self.config)))
 
     def run_cell(self, cell: Cell, pool: RunFolder) -> None:
         """The cell's phases, each skipped when its marker says it is done with these inputs."""
         from .curate import run_curate
-        from .verify import run_verify
 
         config = cell.configure(self.config)
         run = self.folder(cell.name)
@@ -246,14 +235,8 @@ class Ablation:
         p = self.progress
         step("sample", "sample", config, lambda: take_first(pool, run, cell.n))
         if cell.votes is not None:
-
-            def verify() -> None:
-                summary = run_verify(config, run, self.judge(config), progress=p)
-                if summary.errors:  # left unmarked, so a rerun retries just those calls
-                    raise RunError(f"{cell.name}: {summary.errors} candidates were rejected "
-                                   "because a judge call failed; rerun to retry them")
-
-            step("verify", "verify", config, verify)
+            step("verify", "verify", config,
+                 lambda: verify_fully(config, run, self.judge(config), p))
         step("curate", "curate", config, lambda: run_curate(config, run, p))
         if not self.train:
             return
@@ -261,12 +244,11 @@ class Ablation:
             self.console.print(f"[yellow]{cell.name}: no training examples, so no model to "
                                "train or evaluate[/]")
             return
-        from .evaluate import run_evaluate
         from .train import run_train  # the training stack, only when a cell trains
 
         step("train", "train", config, lambda: run_train(config, run, p))
         step("evaluate trained", "evaluate-trained", config,
-             lambda: run_evaluate(config, run, "trained", "single", p))
+             lambda: evaluate_fully(config, run, "trained", "single", p))
 
     # -- results --------------------------------------------------------------------------------
 

@@ -52,14 +52,41 @@ class StopRounds(Exception):
     """A round produced no trained model, so later rounds cannot start."""
 
 
-def no_failed_calls(results: dict[str, Any]) -> None:
-    """Raise if calls of an evaluation failed after the backend's retries (samples and, for
-    UQ-TTC, judge votes). They are not stored, so the rerun this asks for pays just those."""
+# A phase whose calls failed after the backend's retries raises instead of being marked done:
+# its outputs are written, but failed calls are not stored, so the rerun this asks for retries
+# just those rather than reusing a degraded result. The three phases that call a model go
+# through these wrappers, in `svdistill run` and `svdistill ablate` alike.
+_RERUN = "rerun the same command to retry just those"
+
+
+def sample_fully(config: Config, run: RunFolder, backend: Any, progress: bool) -> None:
+    from .sample import run_sample
+
+    summary = run_sample(config, run, backend, progress=progress)
+    if summary.errors:
+        raise RunError(f"{summary.errors} sampling calls failed after retries; {_RERUN}")
+
+
+def verify_fully(config: Config, run: RunFolder, judge: Any, progress: bool) -> None:
+    from .verify import run_verify
+
+    summary = run_verify(config, run, judge, progress=progress)
+    if summary.errors:
+        raise RunError(f"{summary.errors} candidates were rejected because a judge call "
+                       f"failed after retries; {_RERUN}")
+
+
+def evaluate_fully(config: Config, run: RunFolder, model: str, method: str, progress: bool,
+                   **backends: Any) -> None:
+    """run_evaluate; raises if calls failed (samples and, for UQ-TTC, judge votes)."""
+    from .evaluate import run_evaluate
+
+    results = run_evaluate(config, run, model, method, progress, **backends)
     failed = sum(s.get("errors", 0) + sum(st.get("errors", 0) for st in s.get("stages", []))
                  for s in results["benchmarks"].values())
     if failed:
-        raise RunError(f"evaluate {results['model']} ({results['method']}): {failed} calls "
-                       "failed after retries; rerun the same command to retry just those")
+        raise RunError(f"evaluate {model} ({method}): {failed} calls failed after retries; "
+                       f"{_RERUN}")
 
 
 def _has_examples(run: RunFolder) -> bool:
@@ -156,9 +183,6 @@ class Pipeline:
 
     def run_round(self, k: int) -> None:
         from .curate import run_curate
-        from .evaluate import run_evaluate
-        from .sample import run_sample
-        from .verify import run_verify
 
         config = self.round_config(k)
         run = RunFolder(self.root.file(f"round-{k}"))
@@ -169,27 +193,15 @@ class Pipeline:
         judge = lambda: self.backend(config.verify.judge_backend or config.model.backend,  # noqa: E731
                                      config)
 
-        def sample() -> None:
-            summary = run_sample(config, run, model(), progress=p)
-            if summary.errors:
-                raise RunError(f"{summary.errors} sampling calls failed after retries; rerun "
-                               "the same command to retry just those")
-
-        # A phase whose calls failed after retries raises instead of being marked done: its
-        # outputs are written, but a rerun must retry those calls, not reuse a degraded result.
-        def verify() -> None:
-            summary = run_verify(config, run, judge(), progress=p)
-            if summary.errors:
-                raise RunError(f"{summary.errors} candidates were rejected because a judge call "
-                               "failed after retries; rerun the same command to retry just those")
-
         def train() -> None:
             from .train import run_train  # TRL and torch: only once a round gets this far
 
             run_train(config, run, progress=p)
 
-        self.step(run, log, "sample", "sample", config, sample)
-        self.step(run, log, "verify", "verify", config, verify)
+        self.step(run, log, "sample", "sample", config,
+                  lambda: sample_fully(config, run, model(), p))
+        self.step(run, log, "verify", "verify", config,
+                  lambda: verify_fully(config, run, judge(), p))
         self.step(run, log, "curate", "curate", config,
                   lambda: run_curate(config, run, progress=p))
         trainable = _has_examples(run)
@@ -202,16 +214,14 @@ class Pipeline:
                 "table: a judge that rejects everything carries no usable signal.[/]")
         if k == 1:
             self.step(run, log, "evaluate base", "evaluate-base", config,
-                      lambda: no_failed_calls(run_evaluate(config, run, "base", "single", p,
-                                                           backend=model())))
+                      lambda: evaluate_fully(config, run, "base", "single", p, backend=model()))
             if self.config.run.uq_ttc:
                 self.step(run, log, "evaluate uq-ttc", "evaluate-uq-ttc", config,
-                          lambda: no_failed_calls(run_evaluate(
-                              config, run, "base", "uq-ttc", p, backend=model(),
-                              judge_backend=judge())))
+                          lambda: evaluate_fully(config, run, "base", "uq-ttc", p,
+                                                 backend=model(), judge_backend=judge()))
         if trainable:
             self.step(run, log, "evaluate trained", "evaluate-trained", config,
-                      lambda: no_failed_calls(run_evaluate(config, run, "trained", "single", p)))
+                      lambda: evaluate_fully(config, run, "trained", "single", p))
         if self.config.run.no_filter and k == 1:
             self.run_no_filter(run, config)
         run.close()
@@ -221,7 +231,6 @@ class Pipeline:
     def run_no_filter(self, verified: RunFolder, config: Config) -> None:
         """The ablation beside the verified set: the same samples trained on unfiltered."""
         from .curate import run_curate
-        from .evaluate import run_evaluate
         from .train import run_train
 
         config = config.model_copy(deep=True)
@@ -235,7 +244,7 @@ class Pipeline:
         self.step(run, log, "curate", "curate", config, lambda: run_curate(config, run, p))
         self.step(run, log, "train", "train", config, lambda: run_train(config, run, p))
         self.step(run, log, "evaluate trained", "evaluate-trained", config,
-                  lambda: no_failed_calls(run_evaluate(config, run, "trained", "single", p)))
+                  lambda: evaluate_fully(config, run, "trained", "single", p))
         run.close()
 
     def results(self) -> list[dict]:
