@@ -50,9 +50,11 @@ class SeedsConfig(Section):
     path: str | None = Field(
         None, description="JSONL, Parquet, CSV or a datasets save_to_disk folder; None = built-in."
     )
-    question_field: str = "question"
-    id_field: str | None = "id"
-    domain_field: str | None = "domain"
+    question_field: str = Field("question", description="Field holding the question text.")
+    id_field: str | None = Field(
+        "id", description="Field holding a question id; rows without one get a hash of the text.")
+    domain_field: str | None = Field(
+        "domain", description="Field naming the domain (math, arithmetic, code, ...), if any.")
     reference_field: str | None = Field(
         "answer", description="Optional reference answer: evaluation may use it, the method never."
     )
@@ -65,10 +67,10 @@ class SeedsConfig(Section):
 
 class SampleConfig(Section):
     n: int = Field(4, ge=1, description="Candidates per question (paper: 8).")
-    temperature: float = Field(0.7, ge=0)
-    top_p: float = Field(0.95, gt=0, le=1)
+    temperature: float = Field(0.7, ge=0, description="Sampling temperature (paper: 0.7).")
+    top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling threshold.")
     top_k: int = Field(50, ge=0, description="0 disables top-k; 50 keeps CPU sampling fast.")
-    max_tokens: int = Field(384, ge=1)
+    max_tokens: int = Field(384, ge=1, description="Longest reply; a longer one is truncated.")
     seed: int = Field(0, description="Sample i of a question uses seed + i.")
 
 
@@ -91,11 +93,11 @@ class VerifyConfig(Section):
         "2v", description="2v: v inferred questions, each compared once; 1+v: one inferred "
         "question compared v times."
     )
-    temperature: float = Field(0.6, ge=0)
-    top_p: float = Field(0.95, gt=0, le=1)
-    top_k: int = Field(50, ge=0)
-    max_tokens: int = Field(256, ge=1)
-    seed: int = 1000
+    temperature: float = Field(0.6, ge=0, description="Sampling temperature of the judge's votes.")
+    top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling threshold of the votes.")
+    top_k: int = Field(50, ge=0, description="Top-k of the votes; 0 disables it.")
+    max_tokens: int = Field(256, ge=1, description="Longest judge reply.")
+    seed: int = Field(1000, description="Vote i of a stage uses seed + i, in both modes.")
     solve_max_tokens: int | None = Field(
         None,
         ge=1,
@@ -152,13 +154,14 @@ class TrainConfig(Section):
     )
     epochs: float = Field(2.0, gt=0, description="Passes over the set; ignored when max_steps > 0.")
     max_steps: int = Field(-1, description="Optimizer steps; -1 = use epochs.")
-    learning_rate: float = Field(1e-4, gt=0)
-    weight_decay: float = Field(0.01, ge=0)
+    learning_rate: float = Field(1e-4, gt=0, description="Peak learning rate (AdamW, cosine).")
+    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
     warmup_ratio: float = Field(0.04, ge=0, lt=1, description="Linear warmup share of all steps; "
                                 "then cosine decay.")
     max_grad_norm: float = Field(1.0, gt=0, description="Gradient clipping.")
     batch_size: int = Field(8, ge=1, description="Examples per device per micro-step.")
-    gradient_accumulation_steps: int = Field(1, ge=1)
+    gradient_accumulation_steps: int = Field(
+        1, ge=1, description="Micro-batches per optimizer step (per device).")
     global_batch_size: int | None = Field(
         None, ge=1, description="If set, accumulation = global / (batch_size x GPUs), so a preset "
         "keeps its effective batch on any number of GPUs.",
@@ -167,10 +170,10 @@ class TrainConfig(Section):
         768, ge=16, description="Longer examples (prompt + response tokens) are dropped, not cut."
     )
     gradient_checkpointing: bool = Field(True, description="Less memory, about 30% more compute.")
-    lora_r: int = Field(16, ge=1)
-    lora_alpha: int = Field(32, ge=1)
-    lora_dropout: float = Field(0.05, ge=0, lt=1)
-    seed: int = 0
+    lora_r: int = Field(16, ge=1, description="LoRA rank.")
+    lora_alpha: int = Field(32, ge=1, description="LoRA scaling numerator (scale = alpha / r).")
+    lora_dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA branch.")
+    seed: int = Field(0, description="Seed of initialisation and data order.")
     logging_steps: int = Field(1, ge=1, description="Log loss every N optimizer steps.")
     save_steps: int = Field(0, ge=0, description="Checkpoint every N steps (0 = only at the end); "
                             "a rerun resumes from the last checkpoint in RUN/train/checkpoints.")
@@ -207,9 +210,9 @@ class EvaluateConfig(Section):
     limit: int | None = Field(None, ge=1, description="Questions per benchmark without an @N.")
     samples: int = Field(4, ge=1, description="Samples per question for pass@1 / pass@k.")
     temperature: float = Field(0.7, ge=0, description="Sampling temperature (paper: 0.7).")
-    top_p: float = Field(0.95, gt=0, le=1)
-    top_k: int = Field(50, ge=0)
-    max_tokens: int = Field(384, ge=1)
+    top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling threshold.")
+    top_k: int = Field(50, ge=0, description="Top-k; 0 disables it.")
+    max_tokens: int = Field(384, ge=1, description="Longest answer; a longer one is truncated.")
     seed: int = Field(2000, description="Sample i of a question uses seed + i.")
     uq_ttc_candidates: int = Field(8, ge=1, description="UQ-TTC: candidates N per question.")
     bootstrap_resamples: int = Field(1000, ge=10, description="Bootstrap resamples for the CI.")
