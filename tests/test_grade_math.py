@@ -97,3 +97,23 @@ def test_works_off_the_main_thread() -> None:
     with ThreadPoolExecutor(2) as ex:
         grades = list(ex.map(lambda p: grade_math(*p), [("\\boxed{0.25}", "1/4")] * 2))
     assert all(g.correct is True for g in grades)
+
+
+def test_ctrl_c_while_the_pool_starts_stays_a_ctrl_c():
+    # In a fresh interpreter, where nothing has imported concurrent.futures.process yet: the
+    # KeyboardInterrupt must reach the CLI (which prints how to resume), not an AttributeError.
+    import subprocess
+    import sys
+
+    code = (
+        "import svdistill.grade.math as m\n"
+        "def interrupted():\n"
+        "    raise KeyboardInterrupt\n"
+        "m._get_pool = interrupted\n"
+        "try:\n"
+        "    m.grade_math_many([('\\\\boxed{1}', '1')])\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "interrupted", out.stderr[-2000:]

@@ -20,6 +20,11 @@ import os
 import re
 import threading
 from collections.abc import Iterable, Sequence
+
+# imported by name: `cf.process` exists only once something has imported that submodule, so an
+# `except cf.process.BrokenProcessPool` hit before the pool was built (a Ctrl-C while it
+# starts) raised AttributeError in place of the real exception
+from concurrent.futures.process import BrokenProcessPool
 from functools import lru_cache
 from typing import Any
 
@@ -206,12 +211,12 @@ def grade_math_many(pairs: Iterable[tuple[str, str]], timeout_s: float = 5.0) ->
     try:
         pool = _get_pool()
         futures = [pool.submit(_check, ans, gold, inner) for ans, gold in items]
-    except cf.process.BrokenProcessPool:
+    except BrokenProcessPool:
         _kill_pool()  # a worker died earlier (killed, out of memory): start over once
         pool = _get_pool()
         futures = [pool.submit(_check, ans, gold, inner) for ans, gold in items]
     done, not_done = cf.wait(futures, timeout=_batch_budget(len(items), inner))
-    broken = any(isinstance(f.exception(), cf.process.BrokenProcessPool) for f in done)
+    broken = any(isinstance(f.exception(), BrokenProcessPool) for f in done)
     if not_done or broken:
         _kill_pool()
     grades = []
