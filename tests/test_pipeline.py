@@ -9,7 +9,8 @@ pytest.importorskip("trl")
 
 from svdistill.backends.scripted import ScriptedBackend, echo_math_backend  # noqa: E402
 from svdistill.config import load_config  # noqa: E402
-from svdistill.pipeline import Pipeline, inputs_hash  # noqa: E402
+from svdistill.phases import inputs_hash  # noqa: E402
+from svdistill.pipeline import Pipeline  # noqa: E402
 
 
 def scripted_model() -> ScriptedBackend:
@@ -31,7 +32,7 @@ def config(tiny_model):
 
 def run_pipeline(config, out):
     pipeline = Pipeline(config, out, progress=False)
-    pipeline._backends["scripted"] = scripted_model()
+    pipeline.engines.provide("scripted", scripted_model())
     return pipeline, pipeline.run()
 
 
@@ -75,8 +76,8 @@ def test_fresh_seeds_per_round_needs_a_limit(config, tmp_path):
 
 def test_nothing_accepted_skips_training_with_a_message(config, tmp_path):
     pipeline = Pipeline(config, tmp_path, progress=False)
-    pipeline._backends["scripted"] = ScriptedBackend(
-        rules=[(r"\[\[Y\]\]", "[[N]]")], default=echo_math_backend().default, name="strict")
+    pipeline.engines.provide("scripted", ScriptedBackend(
+        rules=[(r"\[\[Y\]\]", "[[N]]")], default=echo_math_backend().default, name="strict"))
     rows = pipeline.run()
     assert not (tmp_path / "round-1" / "model").exists()
     assert {r["model"] for r in rows} == {"base"}

@@ -27,7 +27,8 @@ from svdistill.backends import make_backend
 from svdistill.backends.base import Backend, Completion
 from svdistill.backends.scripted import echo_math_backend
 from svdistill.config import load_config
-from svdistill.pipeline import PhaseLog, Pipeline
+from svdistill.phases import PhaseLog
+from svdistill.pipeline import Pipeline
 from svdistill.runfolder import RunFolder
 from svdistill.store import RunError
 
@@ -66,7 +67,7 @@ def run(config, out):
     backend = make_backend(config.model.backend, config.model)
     backend.backoff_initial_s = 0.02  # the default 0.5 s would only make the test slower
     pipeline = Pipeline(config, out, progress=False)
-    pipeline._backends[config.model.backend] = backend
+    pipeline.engines.provide(config.model.backend, backend)
     rows = pipeline.run()
     print(f"{out.name}: {time.perf_counter() - started:.1f} s, phases {pipeline.timings}")
     return rows, backend
@@ -152,12 +153,12 @@ def test_calls_failed_after_retries_leave_the_phase_to_redo(phase, fails, tmp_pa
                                 "verify.votes=1", "evaluate.benchmarks=[arithmetic@2]",
                                 "evaluate.samples=1", "evaluate.uq_ttc_candidates=1"])
     pipeline = Pipeline(config, tmp_path, progress=False)
-    pipeline._backends["scripted"] = Flaky(fails)
+    pipeline.engines.provide("scripted", Flaky(fails))
     with pytest.raises(RunError, match="failed after retries; rerun the same command"):
         pipeline.run()
     assert phase not in PhaseLog(RunFolder(tmp_path / "round-1")).done
 
     pipeline = Pipeline(config, tmp_path, progress=False)
-    pipeline._backends["scripted"] = Flaky(lambda r: False)
+    pipeline.engines.provide("scripted", Flaky(lambda r: False))
     pipeline.run()  # the rerun retries the failed calls and finishes the phase
     assert phase in PhaseLog(RunFolder(tmp_path / "round-1")).done

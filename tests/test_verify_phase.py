@@ -188,7 +188,7 @@ def test_cli_verify(tmp_path: Path, monkeypatch) -> None:
 
     run = make_run(tmp_path / "run")
     run.close()
-    monkeypatch.setattr(cli, "open_backend", lambda spec, config: plan_judge())
+    monkeypatch.setattr("svdistill.backends.make_backend", lambda spec, options: plan_judge())
     config = tmp_path / "c.yaml"
     config.write_text(f"verify:\n  seed: {BASE_SEED}\n  votes: 3\n")
     result = CliRunner().invoke(

@@ -30,16 +30,25 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
 from .config import Config, load_config
-from .pipeline import PhaseLog, Pipeline, evaluate_fully, inputs_hash, sample_fully, verify_fully
+from .phases import (
+    Engines,
+    Executor,
+    Phase,
+    curate_phase,
+    evaluate_phase,
+    is_done,
+    sample_phase,
+    train_phase,
+    verify_phase,
+)
 from .runfolder import RunFolder
-from .store import CallStore, RunError, read_jsonl, write_json, write_jsonl
+from .store import RunError, read_jsonl, write_json, write_jsonl
 
 PAPER_N = (1, 4, 8)
 PAPER_V = (1, 3, 5)
@@ -94,22 +103,6 @@ def pick(cells: list[Cell], names: list[str] | None) -> list[Cell]:
         raise RunError(f"--cells: unknown cell(s) {', '.join(unknown)}; "
                        f"this grid has {', '.join(c.name for c in cells)}")
     return [c for c in cells if c.name in names]
-
-
-class SharedFolder(RunFolder):
-    """A run folder whose model calls go to another folder's call store (RUN's), which it
-    neither opens nor closes."""
-
-    def __init__(self, path: Path, store: CallStore):
-        super().__init__(path)
-        self._shared = store
-
-    @property
-    def calls(self) -> CallStore:
-        return self._shared
-
-    def close(self) -> None:
-        pass  # the store belongs to RUN
 
 
 def source_folder(out: Path) -> RunFolder:
@@ -172,20 +165,15 @@ class Ablation:
         self.source = source_folder(self.out)
         check_same_samples(self.source, config)
         self.root = self.out / "ablate"
-        self.pipeline = Pipeline(config, self.root, progress=progress, console=console)
-        self.pipeline._backends.update(backends or {})
-        self.console = self.pipeline.console
+        self.console = console or Console(stderr=True)
+        self.executor = Executor(self.root / "timings.json", self.console)
+        self.engines = Engines(self.console, backends)
         self.progress = progress
         self.max_n = max(c.n for c in self.cells)
 
-    def folder(self, name: str) -> SharedFolder:
-        return SharedFolder(self.root / name, self.source.calls)
-
-    def model(self, config: Config):
-        return self.pipeline.backend(config.model.backend, config)
-
-    def judge(self, config: Config):
-        return self.pipeline.backend(config.verify.judge_backend or config.model.backend, config)
+    def folder(self, name: str) -> RunFolder:
+        """A cell's run folder; its model calls go to RUN's call store."""
+        return RunFolder(self.root / name, calls=self.source.calls)
 
     def run(self) -> dict[str, Any]:
         """Every selected cell, resumably; returns (and writes) the results."""
@@ -196,7 +184,7 @@ class Ablation:
             for cell in self.cells:
                 self.run_cell(cell, pool)
         finally:
-            self.pipeline.close()
+            self.engines.close()
             self.source.close()
         results = self.results()
         write_json(self.root / "results.json", results)
@@ -209,8 +197,7 @@ class Ablation:
         config.sample.n = self.max_n
         pool = self.folder("samples")
         pool.save_config(config)
-        self.pipeline.step(pool, PhaseLog(pool), "sample", "sample", config,
-                           lambda: sample_fully(config, pool, self.model(config), self.progress))
+        self.executor.run(pool, sample_phase(config, pool, self.engines, self.progress), config)
         return pool
 
     def evaluate_base(self, pool: RunFolder) -> None:
@@ -219,36 +206,31 @@ class Ablation:
         base.save_config(self.config)
         # the overlap check reads the seed questions
         write_jsonl(base.file("questions.jsonl"), read_jsonl(pool.file("questions.jsonl")))
-        self.pipeline.step(
-            base, PhaseLog(base), "evaluate base", "evaluate-base", self.config,
-            lambda: evaluate_fully(self.config, base, "base", "single", self.progress,
-                                   backend=self.model(self.config)))
+        self.executor.run(base, evaluate_phase(self.config, base, self.engines, self.progress,
+                                               "base"), self.config)
 
     def run_cell(self, cell: Cell, pool: RunFolder) -> None:
         """The cell's phases, each skipped when its marker says it is done with these inputs."""
-        from .curate import run_curate
-
         config = cell.configure(self.config)
         run = self.folder(cell.name)
         run.save_config(config)
-        step = partial(self.pipeline.step, run, PhaseLog(run))
         p = self.progress
-        step("sample", "sample", config, lambda: take_first(pool, run, cell.n))
+
+        def go(phase: Phase) -> None:
+            self.executor.run(run, phase, config)
+
+        go(Phase("sample", "sample", lambda: take_first(pool, run, cell.n)))
         if cell.votes is not None:
-            step("verify", "verify", config,
-                 lambda: verify_fully(config, run, self.judge(config), p))
-        step("curate", "curate", config, lambda: run_curate(config, run, p))
+            go(verify_phase(config, run, self.engines, p))
+        go(curate_phase(config, run, p))
         if not self.train:
             return
         if not (_json(run.file("sft/stats.json")) or {}).get("kept"):
             self.console.print(f"[yellow]{cell.name}: no training examples, so no model to "
                                "train or evaluate[/]")
             return
-        from .train import run_train  # the training stack, only when a cell trains
-
-        step("train", "train", config, lambda: run_train(config, run, p))
-        step("evaluate trained", "evaluate-trained", config,
-             lambda: evaluate_fully(config, run, "trained", "single", p))
+        go(train_phase(config, run, p))
+        go(evaluate_phase(config, run, None, p, "trained"))
 
     # -- results --------------------------------------------------------------------------------
 
@@ -257,16 +239,16 @@ class Ablation:
         config's inputs), run now or earlier, with evaluation columns where its trained
         model's evaluation is current too."""
         base_eval = {}
-        if _is_done(self.root / "base", "evaluate base", self.config, "evaluate-base"):
+        if is_done(self.root / "base", "evaluate base", self.config, "evaluate-base"):
             base_eval = _evaluations(self.root / "base" / "eval" / "base")
         rows = []
         for cell in self.grid:
             config = cell.configure(self.config)
             folder = self.root / cell.name
-            if not _is_done(folder, "curate", config, "curate"):
+            if not is_done(folder, "curate", config, "curate"):
                 continue
             row = cell_row(cell, RunFolder(folder))
-            if _is_done(folder, "evaluate trained", config, "evaluate-trained"):
+            if is_done(folder, "evaluate trained", config, "evaluate-trained"):
                 row["eval"] = {
                     name: {**e, "gain": (e["pass_at_1"] - base_eval[name]["pass_at_1"])
                            if name in base_eval and e["pass_at_1"] is not None
@@ -282,12 +264,6 @@ class Ablation:
             "base": base_eval,
             "cells": rows,
         }
-
-
-def _is_done(folder: Path, label: str, config: Config, phase: str) -> bool:
-    """Whether `folder`'s phases.json marks `label` done with `config`'s inputs."""
-    return folder.is_dir() and PhaseLog(RunFolder(folder)).is_done(
-        label, inputs_hash(config, phase))
 
 
 def _evaluations(folder: Path) -> dict[str, dict[str, Any]]:

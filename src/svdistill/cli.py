@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -15,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .config import Config, load_config
+from .phases import Engines, Executor, Phase, PhaseFailed
 from .store import RunError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -57,6 +59,9 @@ def user_errors(func):
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
+        except PhaseFailed as exc:  # partial results are saved; a rerun retries the failed calls
+            err.print(f"[yellow]{escape(str(exc))}[/]", highlight=False, soft_wrap=True)
+            raise typer.Exit(PhaseFailed.exit_code) from None
         except (RunError, FileNotFoundError, ValueError, ImportError) as exc:
             # escaped: a message quoting `key=[a, b]` or a path with brackets is not markup;
             # soft_wrap: a long path stays one piece a user can copy
@@ -75,11 +80,22 @@ def user_errors(func):
     return wrapper
 
 
-def open_backend(spec: str, config: Config):
-    from .backends import make_backend
+def bars(progress: bool) -> bool:
+    """Progress bars only on a terminal: piped output stays plain."""
+    return progress and sys.stderr.isatty()
 
-    with err.status(f"loading model {spec} ..."):
-        return make_backend(spec, config.model)
+
+def execute(run, phase: Phase, config: Config, show: Callable[[Any], None]) -> Any:
+    """Run one phase through the executor (always: the call store makes a rerun cheap) and
+    show its summary, also when calls failed and the phase is left to redo."""
+    try:
+        summary = Executor(console=err, skip_done=False).run(run, phase, config)
+    except PhaseFailed as exc:
+        if exc.summary is not None:
+            show(exc.summary)
+        raise
+    show(summary)
+    return summary
 
 
 def summary_table(title: str, rows: dict) -> Table:
@@ -100,29 +116,30 @@ def default_out(config_name: str) -> Path:
 def sample(config: ConfigArg, out: OutOpt = None, overrides: Overrides = None,
            progress: ProgressOpt = True) -> None:
     """Sample n candidate solutions per seed question into RUN/candidates.jsonl."""
+    from .phases import sample_phase
     from .runfolder import RunFolder
-    from .sample import run_sample
 
     cfg = resolve_config(config, overrides)
     run = RunFolder(out or default_out(config))
-    backend = open_backend(cfg.model.backend, cfg)  # run_sample saves the config once seeds load
+    engines = Engines(err)
+    engines.model(cfg)  # run_sample saves the config once seeds load
+
+    def show(summary) -> None:
+        s = summary.as_dict()
+        console.print(summary_table("sample", {
+            "questions": s["questions"], "candidates": s["candidates"],
+            "truncated": s["truncated"], "failed calls": s["errors"],
+            "calls paid / reused": f"{s['paid_calls']} / {s['cached_calls']}",
+            "tokens generated": s["completion_tokens_paid"],
+            "engine tokens/s": s["engine_tokens_per_s"], "wall time (s)": s["wall_s"],
+        }))
+        console.print(f"wrote {run.file('candidates.jsonl')}")
+
     try:
-        summary = run_sample(cfg, run, backend, progress=progress and sys.stderr.isatty())
+        execute(run, sample_phase(cfg, run, engines, bars(progress)), cfg, show)
     finally:
-        backend.close()
+        engines.close()
         run.close()
-    s = summary.as_dict()
-    console.print(summary_table("sample", {
-        "questions": s["questions"], "candidates": s["candidates"],
-        "truncated": s["truncated"], "failed calls": s["errors"],
-        "calls paid / reused": f"{s['paid_calls']} / {s['cached_calls']}",
-        "tokens generated": s["completion_tokens_paid"],
-        "engine tokens/s": s["engine_tokens_per_s"], "wall time (s)": s["wall_s"],
-    }))
-    console.print(f"wrote {run.file('candidates.jsonl')}")
-    if s["errors"]:
-        err.print(f"[yellow]{s['errors']} calls failed; rerun to retry just those.[/]")
-        raise typer.Exit(1)
 
 
 @app.command()
@@ -131,8 +148,8 @@ def verify(config: ConfigArg, out: OutOpt = None, overrides: Overrides = None,
            progress: ProgressOpt = True) -> None:
     """Accept or reject every candidate in RUN/candidates.jsonl with the self-verification
     cascade; writes RUN/verdicts.jsonl, RUN/rejected/ and RUN/verify_stats.json."""
+    from .phases import verify_phase
     from .runfolder import RunFolder
-    from .verify import run_verify
     from .verify.report import overall_table, stage_table
     from .verify.stages import build_stages
 
@@ -141,20 +158,20 @@ def verify(config: ConfigArg, out: OutOpt = None, overrides: Overrides = None,
     build_stages(cfg.verify)  # a bad stage list or prompt file fails before the model loads
     if not run.file("candidates.jsonl").exists():
         raise RunError(f"{run.file('candidates.jsonl')} not found: run `svdistill sample` first")
-    backend = open_backend(cfg.verify.judge_backend or cfg.model.backend, cfg)
+    engines = Engines(err)
+    engines.judge(cfg)
+
+    def show(summary) -> None:
+        console.print(stage_table(summary))
+        console.print(overall_table(summary))
+        console.print(f"wrote {run.file('verdicts.jsonl')}")
+
     try:
         run.save_config(cfg)  # only once the judge has loaded: a failed start changes nothing
-        summary = run_verify(cfg, run, backend, progress=progress and sys.stderr.isatty())
+        execute(run, verify_phase(cfg, run, engines, bars(progress)), cfg, show)
     finally:
-        backend.close()
+        engines.close()
         run.close()
-    console.print(stage_table(summary))
-    console.print(overall_table(summary))
-    console.print(f"wrote {run.file('verdicts.jsonl')}")
-    if summary.errors:
-        err.print(f"[yellow]{summary.errors} candidates were rejected because a judge call "
-                  "failed; rerun to retry just those calls.[/]")
-        raise typer.Exit(1)
 
 
 @app.command()
@@ -162,14 +179,14 @@ def verify(config: ConfigArg, out: OutOpt = None, overrides: Overrides = None,
 def curate(config: ConfigArg, out: OutOpt = None, overrides: Overrides = None,
            progress: ProgressOpt = True) -> None:
     """Turn RUN/verdicts.jsonl into a training set (curate.policy); writes RUN/sft/."""
-    from .curate import run_curate
+    from .phases import curate_phase
     from .runfolder import RunFolder
 
     cfg = resolve_config(config, overrides)
     # config.yaml is not rewritten: it records the prompts the candidates were sampled with,
     # which the training examples must repeat. Curate's settings go into sft/stats.json.
     run = RunFolder(out or default_out(config))
-    summary = run_curate(cfg, run, progress=progress and sys.stderr.isatty())
+    summary = execute(run, curate_phase(cfg, run, bars(progress)), cfg, lambda summary: None)
     s = summary.as_dict()
     rows: dict = {
         "policy": s["policy"], "questions": s["questions"], "candidates": s["candidates"],
@@ -205,11 +222,13 @@ def train(config: ConfigArg, out: OutOpt = None, overrides: Overrides = None,
     if cfg.train.base_model and not Path(cfg.train.base_model).exists():
         raise RunError(f"train.base_model: no model at {cfg.train.base_model}")
     try:
-        from .train import run_train
+        import svdistill.train  # noqa: F401 - fail here, with the extra to install, not mid-phase
     except ImportError as exc:
         raise RunError(f"training needs the train extra: pip install 'svdistill[train]' ({exc})"
                        ) from None
-    summary = run_train(cfg, run, progress=progress and sys.stderr.isatty())
+    from .phases import train_phase
+
+    summary = execute(run, train_phase(cfg, run, bars(progress)), cfg, lambda summary: None)
     if not summary.model_dir:
         return  # not the main process of a multi-GPU launch
     s = summary.as_dict()
@@ -242,7 +261,8 @@ def evaluate(
 ) -> None:
     """Evaluate a model on evaluate.benchmarks; writes RUN/eval/<model>/<benchmark>/ and prints
     every result in the run side by side."""
-    from .evaluate import comparison_rows, comparison_table, run_evaluate
+    from .evaluate import comparison_rows, comparison_table
+    from .phases import evaluate_phase
     from .runfolder import RunFolder
 
     cfg = resolve_config(config, overrides)
@@ -251,23 +271,23 @@ def evaluate(
     run = RunFolder(out or default_out(config))
     if not run.file("config.yaml").exists():
         run.save_config(cfg)  # an evaluation-only run; a pipeline run keeps its sampling config
+    engines = Engines(err)
+
+    def show(results) -> None:
+        # wide enough for every column even when the output is piped (rich then assumes 80)
+        wide = console if console.width >= 120 else Console(width=120)
+        wide.print(comparison_table(comparison_rows(run)))
+        for name, s in results["benchmarks"].items():
+            if s["gold_rejected"]:
+                err.print(f"[yellow]{name}: {s['gold_rejected']} rows set aside because their "
+                          "gold answer did not grade as correct (see gold_rejected.jsonl).[/]")
+
     try:
         err.print(f"evaluating {model} ({method}) ...")
-        results = run_evaluate(cfg, run, model=model, method=method,
-                               progress=progress and sys.stderr.isatty())
+        execute(run, evaluate_phase(cfg, run, engines, bars(progress), model, method), cfg, show)
     finally:
+        engines.close()
         run.close()
-    # wide enough for every column even when the output is piped (rich then assumes 80)
-    wide = console if console.width >= 120 else Console(width=120)
-    wide.print(comparison_table(comparison_rows(run)))
-    failed = sum(s["errors"] for s in results["benchmarks"].values())
-    for name, s in results["benchmarks"].items():
-        if s["gold_rejected"]:
-            err.print(f"[yellow]{name}: {s['gold_rejected']} rows set aside because their gold "
-                      f"answer did not grade as correct (see gold_rejected.jsonl).[/]")
-    if failed:
-        err.print(f"[yellow]{failed} calls failed; rerun to retry just those.[/]")
-        raise typer.Exit(1)
 
 
 @app.command()
@@ -294,7 +314,7 @@ def _run_loop(cfg: Config, out: Path, progress: bool) -> None:
     from .pipeline import Pipeline
     from .report import build_report
 
-    pipeline = Pipeline(cfg, out, progress=progress and sys.stderr.isatty(), console=err)
+    pipeline = Pipeline(cfg, out, progress=bars(progress), console=err)
     rows = pipeline.run()
     report = build_report(out)
     console.print(comparison_table(rows))
@@ -352,7 +372,7 @@ def ablate(
     cfg = resolve_config(config, overrides)
     names = [c.strip() for c in cells.split(",") if c.strip()] if cells else None
     results = run_ablation(cfg, out or default_out(config), _ints(n, "--n"), _ints(v, "--v"),
-                           names, train, progress and sys.stderr.isatty(), console=err)
+                           names, train, bars(progress), console=err)
     wide = console if console.width >= 160 else Console(width=160)
     wide.print(results_table(results))
     console.print(f"wrote {Path(results['run']) / 'ablate' / 'results.json'} and results.md")

@@ -15,7 +15,10 @@ _STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.E
 
 
 class RunFolder:
-    def __init__(self, path: str | Path):
+    """A folder of one run. `calls` lends it another folder's call store (an ablation cell uses
+    its source run's): then this folder neither opens nor closes a store of its own."""
+
+    def __init__(self, path: str | Path, calls: CallStore | None = None):
         self.path = Path(path)
         if self.path.exists() and not self.path.is_dir():
             raise RunError(f"{self.path}: the run folder is a file, not a folder")
@@ -25,7 +28,8 @@ class RunFolder:
             raise RunError(f"{self.path}: cannot create the run folder ({exc.strerror})") from None
         if not os.access(self.path, os.W_OK):
             raise RunError(f"{self.path}: the run folder is not writable")
-        self._calls: CallStore | None = None
+        self._calls: CallStore | None = calls
+        self._owns_calls = calls is None
 
     def file(self, name: str) -> Path:
         return self.path / name
@@ -67,7 +71,7 @@ class RunFolder:
     def close(self) -> None:
         """Flush and close the call store. This runs in `finally` blocks, where a storage
         failure replaces the error that led there, so it too must say where it happened."""
-        if self._calls is not None:
+        if self._calls is not None and self._owns_calls:
             calls, self._calls = self._calls, None
             with self.writing("the call store (calls.jsonl)"):
                 calls.close()
