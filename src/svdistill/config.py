@@ -11,8 +11,16 @@ from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from .registry import CURATE_POLICIES, STAGES
 from .store import RunError
 
 
@@ -115,14 +123,12 @@ class VerifyConfig(Section):
 
 
 class CurateConfig(Section):
-    policy: Literal["first-valid", "all-valid", "no-filter", "no-filter-first", "single-judge"] = (
-        Field(
-            "first-valid",
-            description="first-valid: first accepted candidate per question (paper); all-valid: "
-            "every accepted one; no-filter: every candidate, unverified (paper's ablation); "
-            "no-filter-first: sample 0 of each question, unverified; single-judge: first-valid "
-            "over verdicts of a verify.stages=[rules, single] run.",
-        )
+    policy: str = Field(
+        "first-valid",
+        description="One of svdistill.registry.CURATE_POLICIES. first-valid: first accepted candidate per question (paper); all-valid: "
+        "every accepted one; no-filter: every candidate, unverified (paper's ablation); "
+        "no-filter-first: sample 0 of each question, unverified; single-judge: first-valid "
+        "over verdicts of a verify.stages=[rules, single] run.",
     )
     decontaminate: list[str] = Field(
         default_factory=list,
@@ -133,6 +139,13 @@ class CurateConfig(Section):
         13, ge=3, description="Word n-gram size: a question sharing one with a benchmark is dropped"
     )
 
+
+    @field_validator("policy")
+    @classmethod
+    def _known_policy(cls, policy: str) -> str:
+        if policy not in CURATE_POLICIES:
+            raise ValueError(f"Input should be {CURATE_POLICIES.expected()}")
+        return policy
 
 class TrainConfig(Section):
     """Fine-tuning settings. `preset` fills in the paper's settings for a model size (files in
@@ -362,11 +375,8 @@ def _describe(
 def _stages_problem(stages: list[str]) -> str | None:
     """What is wrong with verify.stages, checked when the config loads so that `svdistill run`
     stops before it pays for the samples, not after."""
-    from .verify.stages import STAGE_NAMES  # imported here: verify imports this module
-
-    unknown = [s for s in stages if s not in STAGE_NAMES]
-    if unknown:
-        return f"unknown stage(s) {', '.join(unknown)}; known: {', '.join(STAGE_NAMES)}"
+    if problem := STAGES.unknown(stages):
+        return problem
     if not stages:
         return "no stage: name at least one (curate.policy=no-filter trains unverified samples)"
     if len(set(stages)) != len(stages):

@@ -30,7 +30,7 @@ import re
 import statistics
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,6 +38,7 @@ from typing import Any, TypeVar
 from .config import Config, load_config
 from .progress import PhaseProgress
 from .records import Candidate, Question, Verdict, from_dict
+from .registry import CURATE_POLICIES
 from .runfolder import RunFolder
 from .sample import sampling_messages
 from .store import RunError, atomic_folder, read_jsonl, write_json, write_jsonl
@@ -159,6 +160,30 @@ def check_single_judge(verdicts: dict[tuple[str, int], Verdict], saved: Config) 
         )
 
 
+# Policies, registered by name in svdistill.registry.CURATE_POLICIES: each picks the candidates
+# of one question (in sampling order) to train on, given whether the cascade accepted each one.
+
+
+def first_accepted(candidates: list[Candidate], accepted: Callable[[Candidate], bool]
+                   ) -> list[Candidate]:
+    return next(([c] for c in candidates if accepted(c)), [])
+
+
+def every_accepted(candidates: list[Candidate], accepted: Callable[[Candidate], bool]
+                   ) -> list[Candidate]:
+    return [c for c in candidates if accepted(c)]
+
+
+def every_candidate(candidates: list[Candidate], accepted: Callable[[Candidate], bool]
+                    ) -> list[Candidate]:
+    return list(candidates)
+
+
+def first_candidate(candidates: list[Candidate], accepted: Callable[[Candidate], bool]
+                    ) -> list[Candidate]:
+    return [c for c in candidates if c.sample_index == 0][:1]
+
+
 def select(
     policy: str,
     questions: list[Question],
@@ -173,19 +198,11 @@ def select(
         verdict = verdicts.get((c.question_id, c.sample_index))
         return verdict is not None and verdict.accepted
 
+    pick = CURATE_POLICIES.load(policy)
     chosen: list[tuple[Question, Candidate]] = []
     for question in questions:
         candidates = by_question[question.id]
-        if policy in ("first-valid", "single-judge"):
-            picked = next(([c] for c in candidates if accepted(c)), [])
-        elif policy == "all-valid":
-            picked = [c for c in candidates if accepted(c)]
-        elif policy == "no-filter":
-            picked = list(candidates)
-        elif policy == "no-filter-first":
-            picked = [c for c in candidates if c.sample_index == 0][:1]
-        else:
-            raise RunError(f"curate.policy {policy!r} is not a known policy")
+        picked = pick(candidates, accepted)
         if not picked:
             reason = "no_accepted_candidate" if policy in VERIFIED_POLICIES else "no_candidate"
             dropped.append(

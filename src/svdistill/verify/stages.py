@@ -19,6 +19,7 @@ from collections.abc import Generator
 from ..backends.base import Completion, Request, SamplingParams
 from ..config import VerifyConfig
 from ..records import Candidate, Question
+from ..registry import STAGES
 from ..store import RunError
 from ..thinking import split_thinking
 from .parse import ERROR, NO, UNDECIDED, YES, parse_verdict
@@ -285,50 +286,47 @@ class RulesStage:
         return f"injection: {why}" if why else None
 
 
-STAGE_NAMES = (
-    "rules",
-    "cycle",
-    "factual",
-    "correctness",
-    "single",
-    # opt-in, for judges too small for the paper's prompts (docs/judge_signal.md)
-    "solve",
-    "claims",
-    "single_alt",
-)
+STAGE_NAMES = STAGES.names()
+
+
+# Builders, registered by name in svdistill.registry.STAGES: a new stage is a class above (or a
+# module of its own) plus one builder and one registry line.
+
+
+def build_rules(name: str, cfg: VerifyConfig, templates: dict, requests: Sampler) -> RulesStage:
+    return RulesStage()
+
+
+def build_cycle(name: str, cfg: VerifyConfig, templates: dict, requests: Sampler) -> Stage:
+    return CycleStage(templates["cycle_infer"], templates["cycle_compare"], requests,
+                      cfg.cycle_variant)
+
+
+def build_prompt_judge(name: str, cfg: VerifyConfig, templates: dict, requests: Sampler
+                       ) -> Stage:
+    return PromptJudge(name, templates[name], requests)
+
+
+def build_solve(name: str, cfg: VerifyConfig, templates: dict, requests: Sampler) -> Stage:
+    return SolveStage(templates["solve"], Sampler(cfg, cfg.solve_max_tokens))
+
+
+def build_claims(name: str, cfg: VerifyConfig, templates: dict, requests: Sampler) -> Stage:
+    return ClaimsStage(templates["claim"], requests, cfg.claims_max)
+
+
+def build_alternating(name: str, cfg: VerifyConfig, templates: dict, requests: Sampler
+                      ) -> Stage:
+    return AlternatingJudge(name, templates["single_alt_yes_last"],
+                            templates["single_alt_no_last"], requests)
 
 
 def build_stages(cfg: VerifyConfig) -> list[Stage | RulesStage]:
     """The stages `cfg.stages` names, in that order."""
-    unknown = [s for s in cfg.stages if s not in STAGE_NAMES]
-    if unknown:
-        raise RunError(
-            f"verify.stages: unknown stage(s) {', '.join(unknown)}; known: {', '.join(STAGE_NAMES)}"
-        )
+    if problem := STAGES.unknown(cfg.stages):
+        raise RunError(f"verify.stages: {problem}")
     if len(set(cfg.stages)) != len(cfg.stages):
         raise RunError(f"verify.stages: a stage is listed twice in {cfg.stages}")
     templates = load_templates(cfg.prompts, solver="solve" in cfg.stages)
-    sampler = Sampler(cfg)
-    stages: list[Stage | RulesStage] = []
-    for name in cfg.stages:
-        if name == "rules":
-            stages.append(RulesStage())
-        elif name == "cycle":
-            stages.append(
-                CycleStage(
-                    templates["cycle_infer"], templates["cycle_compare"], sampler, cfg.cycle_variant
-                )
-            )
-        elif name == "solve":
-            stages.append(SolveStage(templates["solve"], Sampler(cfg, cfg.solve_max_tokens)))
-        elif name == "claims":
-            stages.append(ClaimsStage(templates["claim"], sampler, cfg.claims_max))
-        elif name == "single_alt":
-            stages.append(
-                AlternatingJudge(
-                    name, templates["single_alt_yes_last"], templates["single_alt_no_last"], sampler
-                )
-            )
-        else:
-            stages.append(PromptJudge(name, templates[name], sampler))
-    return stages
+    requests = Sampler(cfg)
+    return [STAGES.load(name)(name, cfg, templates, requests) for name in cfg.stages]
