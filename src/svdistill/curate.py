@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 
 from .config import Config, load_config
 from .progress import PhaseProgress
+from .ngrams import NgramIndex
 from .records import Candidate, Question, Verdict, from_dict
 from .registry import CURATE_POLICIES
 from .runfolder import RunFolder
@@ -250,27 +251,16 @@ def unprintable(text: str) -> tuple[str, str] | None:
 # ---------------------------------------------------------------------------- decontamination
 
 
-def words(text: str) -> list[str]:
-    """Lower-cased word tokens; punctuation and spacing never hide an overlap."""
-    return re.findall(r"\w+", text.lower())
-
-
 class Decontaminator:
-    """Flags a question that shares a word n-gram with any benchmark question.
-
-    This is the usual any-shared-n-gram rule (n = 13 by default). A question shorter than n words
-    is flagged when its whole word sequence appears in a benchmark question, and vice versa, so
-    short questions are not exempt. On templated data (the built-in arithmetic seeds) long template
-    spans are shared by different questions: see docs/training.md before enabling it there.
-    """
+    """Flags a question that overlaps a benchmark question (svdistill.ngrams: a shared word
+    n-gram, n = 13 by default, or a short question whole inside the other). On templated data
+    (the built-in arithmetic seeds) long template spans are shared by different questions: see
+    docs/training.md before enabling it there."""
 
     def __init__(self, files: list[str], n: int):
         from .evaluate.benchmarks import file_rows  # the benchmark reader, only when asked for
 
-        self.n = n
-        self.grams: dict[tuple[str, ...], str] = {}  # n-gram -> "file:line" of a benchmark question
-        self.short: dict[tuple[str, ...], str] = {}  # benchmark questions shorter than n words
-        self.benchmark_words: list[tuple[list[str], str]] = []
+        references = []
         for name in files:
             path = Path(name)
             if not path.is_file():
@@ -281,41 +271,13 @@ class Decontaminator:
                 text = row.get("question") if isinstance(row, dict) else None
                 if not isinstance(text, str):
                     raise RunError(f"{location}: no 'question' text field")
-                where = f"{path.name}:{location.rsplit(' ', 1)[1]}"
-                w = words(text)
-                self.benchmark_words.append((w, where))
-                if len(w) < n:
-                    self.short.setdefault(tuple(w), where)
-                for i in range(len(w) - n + 1):
-                    self.grams.setdefault(tuple(w[i : i + n]), where)
-        self._short_gram_cache: dict[int, dict[tuple[str, ...], str]] = {}
-
-    def _grams_of_size(self, k: int) -> dict[tuple[str, ...], str]:
-        if k not in self._short_gram_cache:
-            table: dict[tuple[str, ...], str] = {}
-            for w, where in self.benchmark_words:
-                for i in range(len(w) - k + 1):
-                    table.setdefault(tuple(w[i : i + k]), where)
-            self._short_gram_cache[k] = table
-        return self._short_gram_cache[k]
+                references.append((f"{path.name}:{location.rsplit(' ', 1)[1]}", text))
+        self.index = NgramIndex(references, n)
 
     def match(self, text: str) -> str | None:
         """Where `text` overlaps a benchmark ("file:line: 'the shared words'"), or None."""
-        w = words(text)
-        if not w:
-            return None
-        if len(w) < self.n:  # the whole short question inside a benchmark question
-            where = self._grams_of_size(len(w)).get(tuple(w))
-            return f"{where}: {' '.join(w)!r}" if where else None
-        for i in range(len(w) - self.n + 1):
-            gram = tuple(w[i : i + self.n])
-            if gram in self.grams:
-                return f"{self.grams[gram]}: {' '.join(gram)!r}"
-        for size in {len(s) for s in self.short}:  # a short benchmark question inside this one
-            for i in range(len(w) - size + 1):
-                if tuple(w[i : i + size]) in self.short:
-                    return f"{self.short[tuple(w[i : i + size])]}: {' '.join(w[i : i + size])!r}"
-        return None
+        found = self.index.match(text)
+        return f"{found.reference}: {found.shared!r}" if found else None
 
 
 # ---------------------------------------------------------------------------- writing
