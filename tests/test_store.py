@@ -2,7 +2,6 @@ import json
 
 import pytest
 
-from svdistill import generation
 from svdistill.backends.base import Completion, Request, SamplingParams, call_key
 from svdistill.backends.scripted import ScriptedBackend
 from svdistill.generation import Generator
@@ -140,26 +139,15 @@ def _requests(n):
     return [Request((("user", f"q{i}"),), SamplingParams()) for i in range(n)]
 
 
-def test_fast_calls_are_written_in_groups_of_at_most_a_batch(tmp_path, monkeypatch):
-    monkeypatch.setattr(generation, "WRITE_EVERY_S", 3600.0)  # every call counts as fast
-    store = CallStore(tmp_path / "calls.jsonl")
-    backend = _Watched(store.path)
-    Generator(backend, store).run(_requests(10))
-    assert backend.rows_seen == [0, 0, 0, 0, 4, 4, 4, 4, 8, 8]  # never more than 4 held
-    assert len(CallStore(store.path)) == 10  # and the tail is written when the batch ends
-
-
-def test_slow_calls_are_written_as_each_finishes(tmp_path, monkeypatch):
-    monkeypatch.setattr(generation, "WRITE_EVERY_S", 0.0)  # every call counts as slow
+def test_calls_are_written_as_each_finishes(tmp_path):
     store = CallStore(tmp_path / "calls.jsonl")
     backend = _Watched(store.path)
     Generator(backend, store).run(_requests(6))
     assert backend.rows_seen == [0, 1, 2, 3, 4, 5]
 
 
-def test_calls_finished_before_an_engine_error_are_stored(tmp_path, monkeypatch):
-    monkeypatch.setattr(generation, "WRITE_EVERY_S", 3600.0)
+def test_calls_finished_before_an_engine_error_are_stored(tmp_path):
     store = CallStore(tmp_path / "calls.jsonl")
     with pytest.raises(RuntimeError, match="engine died"):
         Generator(_Watched(store.path, fail_after=3), store).run(_requests(6))
-    assert len(CallStore(store.path)) == 3  # held in memory, written on the way out
+    assert len(CallStore(store.path)) == 3

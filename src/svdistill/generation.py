@@ -11,10 +11,6 @@ from .backends.base import Backend, Completion, Request, call_key
 from .progress import PhaseProgress
 from .store import CallStore
 
-#: A finished call that arrives this long after the last call-store write is written at once;
-#: faster ones are grouped (see `Generator._pay`).
-WRITE_EVERY_S = 0.05
-
 # A str holds surrogate code points only unpaired: what a server's JSON `\\ud800` escape decodes to.
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -73,29 +69,18 @@ class Generator:
 
     def _pay(self, todo: list[tuple[str, Request]], results: dict[str, Completion],
              progress: PhaseProgress | None) -> None:
-        started = flushed = time.perf_counter()
+        """Send `todo` to the engine; each call is stored the moment it finishes, so a kill
+        loses at most the calls still running and a resume never pays a stored call again."""
+        started = time.perf_counter()
         engine = self.backend.identity
-        # Calls that finish in quick succession (a batch engine's chunk, a zero-latency judge)
-        # reach the store in groups, one locked append per group rather than per call; a call
-        # that finishes WRITE_EVERY_S or more after the last write is written at once with any
-        # held before it, so a slow engine still stores every call as it finishes. At most
-        # `batch_size` finished calls are ever held: a kill -9 makes the resume pay those again,
-        # and never pays a call twice (a call is stored once its row is written). An exception
-        # still writes everything that finished, in the `finally`.
-        pending: list[tuple[str, Completion]] = []
-        batch = max(1, self.backend.batch_size)
         try:
             for index, completion in self.backend.stream([r for _, r in todo]):
                 key = todo[index][0]
                 completion = _valid_unicode(completion)
                 results[key] = completion
                 if completion.ok:
-                    pending.append((key, completion))
+                    self.store.put_many([(key, completion)], engine)
                     self.stats.paid += 1
-                    now = time.perf_counter()
-                    if len(pending) >= batch or now - flushed >= WRITE_EVERY_S:
-                        self.store.put_many(pending, engine)
-                        pending, flushed = [], now
                 else:
                     self.stats.errors += 1
                 self.stats.prompt_tokens += completion.prompt_tokens
@@ -103,7 +88,6 @@ class Generator:
                 if progress is not None:
                     progress.advance(1, completion.completion_tokens)
         finally:
-            self.store.put_many(pending, engine)
             self.stats.engine_seconds += time.perf_counter() - started
             self.store.sync()
 

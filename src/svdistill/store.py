@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import math
 import os
 import shutil
 import tempfile
@@ -44,10 +43,6 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
 
 def dumps(row: dict[str, Any]) -> str:
     return json.dumps(row, ensure_ascii=False, separators=(",", ":"))
-
-
-# json's own string quoting for ensure_ascii=False (the C version when available)
-_quote = json.encoder.encode_basestring
 
 
 @contextmanager
@@ -197,19 +192,10 @@ class CallStore:
 
 _ROW_FIELDS = ("key", "engine", "text", "finish_reason", "prompt_tokens", "completion_tokens",
                "latency_s")
-_ROW_TYPES = (str, str, str, str, int, int, float)
-_ROW_FORMAT = "{" + ",".join(f'"{name}":%s' for name in _ROW_FIELDS) + "}\n"
 
 
 def _call_row(key: str, completion: Completion, engine: str) -> bytes:
-    """One calls.jsonl line, byte for byte what `dumps` writes, built by hand: with a
-    zero-latency judge, json.dumps (a new encoder per call) was over a tenth of the cost of a
-    call. Values other than plain str / int / finite float (a NaN, an int subclass) take the
-    general encoder."""
+    """One calls.jsonl line (its byte format is pinned by tests/test_store.py)."""
     values = (key, engine, completion.text, completion.finish_reason, completion.prompt_tokens,
               completion.completion_tokens, round(completion.latency_s, 4))
-    if tuple(map(type, values)) == _ROW_TYPES and math.isfinite(values[-1]):
-        line = _ROW_FORMAT % (*map(_quote, values[:4]), values[4], values[5], repr(values[6]))
-    else:
-        line = dumps(dict(zip(_ROW_FIELDS, values, strict=True))) + "\n"
-    return line.encode("utf-8")
+    return (dumps(dict(zip(_ROW_FIELDS, values, strict=True))) + "\n").encode("utf-8")

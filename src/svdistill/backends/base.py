@@ -8,7 +8,6 @@ class with one method.
 from __future__ import annotations
 
 import abc
-import functools
 import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields
@@ -25,13 +24,6 @@ class SamplingParams:
     top_k: int = 50
     max_tokens: int = 512
     seed: int = 0
-
-    @functools.cached_property
-    def key_part(self) -> bytes:
-        """These settings as `call_key` hashes them, computed once per object: the cascade
-        reuses one object per vote index, and the repr cost more than the sha256 of a prompt.
-        (Stored in the instance dict, outside the dataclass fields, so it is no setting.)"""
-        return _framed(repr(tuple((f.name, getattr(self, f.name)) for f in fields(self))))
 
 
 @dataclass(frozen=True)
@@ -97,26 +89,14 @@ def call_key(identity: str, request: Request) -> str:
     different calls hash alike: the engine identity, then role and content of every message,
     then the repr of the sampling settings as (name, value) pairs. This byte format is pinned
     (tests/test_store.py): changing it would make every stored call look new and be paid again.
-    It runs once per model call, so the settings are framed once per SamplingParams object and
-    the hash of identity + messages is reused by calls that differ only in their settings.
     """
-    digest = _messages_digest(identity, request.messages).copy()
-    digest.update(request.params.key_part)
-    return digest.hexdigest()[:32]
-
-
-@functools.lru_cache(maxsize=4096)
-def _messages_digest(identity: str, messages: tuple[tuple[str, str], ...]) -> hashlib._Hash:
-    """sha256 state after the identity and the messages. Cached because the v votes of a stage
-    (and the n samples of a question) send one prompt with v seeds: hashing the prompt once
-    instead of v times, where sha256 was the largest single cost of a zero-latency call. The
-    size covers a cascade round (2,048 candidates) with room to spare; the cache holds prompts,
-    so it is bounded."""
     parts = [_framed(identity)]
-    for role, content in messages:
+    for role, content in request.messages:
         parts.append(_framed(role))
         parts.append(_framed(content))
-    return hashlib.sha256(b"".join(parts))
+    params = request.params
+    parts.append(_framed(repr(tuple((f.name, getattr(params, f.name)) for f in fields(params)))))
+    return hashlib.sha256(b"".join(parts)).hexdigest()[:32]
 
 
 def _framed(text: str) -> bytes:

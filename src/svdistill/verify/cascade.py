@@ -16,10 +16,8 @@ benchmarks/cascade_calls.py counts the replies where a batched engine did not.)
 
 from __future__ import annotations
 
-import gc
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ..backends.base import Completion, Request
@@ -110,27 +108,6 @@ class _Track:
         self.verdict: Verdict | None = None
 
 
-@contextmanager
-def _collect_per_round(window: int) -> Iterator[None]:
-    """Raise the cyclic garbage collector's first threshold to about one round's allocations
-    (roughly ten tracked objects per candidate in the window: request, reply, vote, records).
-
-    Why: at the default (700) the collector ran some fifteen times per round, and every pass
-    scanned the round's requests and replies again and promoted them, so that the full passes
-    it then triggered re-scanned every verdict kept so far: with a zero-latency judge, a third
-    of the cascade's time (benchmarks/cascade_overhead.py). Reference counting still frees
-    everything at once; only cyclic garbage, which the cascade does not make, waits a round
-    longer. The thresholds in force before are restored afterwards.
-    """
-    thresholds = gc.get_threshold()
-    if thresholds[0] > 0:  # 0: the caller switched automatic collection off; leave it so
-        gc.set_threshold(max(thresholds[0], 10 * window), *thresholds[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-
-
 class Cascade:
     """Judge (question, candidate) pairs with the configured stages; reusable in memory.
 
@@ -162,8 +139,7 @@ class Cascade:
     ) -> Iterator[tuple[Item, Verdict]]:
         """(item, verdict) per item, in input order, as soon as each is settled: with `items`
         a stream, only the window and the verdicts waiting for an earlier one are in memory."""
-        with _collect_per_round(self.window):
-            yield from self._judge(items, progress)
+        yield from self._judge(items, progress)
 
     def _judge(
         self, items: Iterable[tuple[Question, Candidate]], progress: PhaseProgress | None
