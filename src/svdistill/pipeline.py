@@ -141,7 +141,7 @@ class Pipeline:
     def results(self) -> list[dict]:
         """Comparison rows over all rounds: base and UQ-TTC from round 1, then each round's
         trained model (labelled `round k` when there are several) and the no-filter ablation."""
-        from .evaluate.results import comparison_rows
+        from .evaluate.results import comparison_rows, sort_rows
 
         rows = []
         for k in range(1, self.config.run.rounds + 1):
@@ -154,7 +154,4 @@ class Pipeline:
                 for row in comparison_rows(RunFolder(folder / "no-filter")):
                     row["model"] = "no-filter"
                     rows.append(row)
-        order = {"base": 0, "no-filter": 2}
-        rows.sort(key=lambda r: (str(r["benchmark"]), order.get(r["model"], 1),
-                                 r["method"] != "single", str(r["model"])))
-        return rows
+        return sort_rows(rows)

@@ -7,8 +7,24 @@ from typing import Any
 
 from ..runfolder import RunFolder
 
-_MODEL_ORDER = {"base": 0, "trained": 1}
 _METHOD_ORDER = {"single": 0, "uq-ttc": 1}
+
+
+def model_rank(model: str) -> int:
+    """Where a model's rows go in every comparison: base, the trained model(s), the no-filter
+    ablation, then any other model."""
+    if model == "base":
+        return 0
+    if model == "trained" or model.startswith("round "):
+        return 1
+    return 2 if model == "no-filter" else 3
+
+
+def sort_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Comparison rows in table order: by benchmark, model (`model_rank`), then method."""
+    rows.sort(key=lambda r: (str(r["benchmark"]), model_rank(str(r["model"])), str(r["model"]),
+                             _METHOD_ORDER.get(r["method"], 2)))
+    return rows
 
 
 def comparison_rows(run: RunFolder) -> list[dict[str, Any]]:
@@ -37,9 +53,7 @@ def comparison_rows(run: RunFolder) -> list[dict[str, Any]]:
             "gold_rejected": s.get("gold_rejected"),
             "path": str(path.parent),
         })
-    rows.sort(key=lambda r: (str(r["benchmark"]), _MODEL_ORDER.get(r["model"], 2),
-                             str(r["model"]), _METHOD_ORDER.get(r["method"], 2)))
-    return rows
+    return sort_rows(rows)
 
 
 def comparison_table(rows: list[dict[str, Any]]):
