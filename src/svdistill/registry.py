@@ -45,8 +45,7 @@ class Registry:
         if name not in self._entries:
             raise UnknownName(self.unknown([name]))
         module, _, attribute = self._entries[name].partition(":")
-        loaded = import_module(module)
-        return getattr(loaded, attribute) if attribute else loaded
+        return getattr(import_module(module), attribute)
 
 
 # Verify stages: each builder is `build(name, verify_config, templates, judge_requests)`.
@@ -71,12 +70,13 @@ CURATE_POLICIES = Registry("policy name", {
     "single-judge": "svdistill.curate:first_accepted",
 })
 
-# Graders of benchmark rows, by the row's `grader` field: the module that grades them.
+# Graders of benchmark rows, by the row's `grader` field: a class with `messages`,
+# `gold_reply` and `grade_many` (svdistill/evaluate/graders.py).
 GRADERS = Registry("grader", {
-    "math": "svdistill.grade.math",
-    "choice": "svdistill.grade.choice",
-    "code": "svdistill.grade.code",
-    "gym": "svdistill.grade.gym",
+    "math": "svdistill.evaluate.graders:MathGrader",
+    "choice": "svdistill.evaluate.graders:ChoiceGrader",
+    "code": "svdistill.evaluate.graders:CodeGrader",
+    "gym": "svdistill.evaluate.graders:GymGrader",
 })
 
 # Backend kinds, the part of a backend string before the first ":"; each builder is

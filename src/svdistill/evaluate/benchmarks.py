@@ -34,10 +34,10 @@ from typing import Any
 import yaml
 
 from ..records import text_id
+from ..registry import GRADERS
 from ..seeds import parse_json_line, text_field
 from ..store import RunError
 
-GRADERS = ("math", "choice", "code", "gym")
 GYM_SEED = 4242  # held-out gym sets; training sets generated for seeds must use another seed
 GYM_DEFAULT_SIZE = 100
 BUILTINS = ("arithmetic", "science-mc", "humaneval", "champ", "gym:TASK")
@@ -119,7 +119,7 @@ def parse_row(row: Any, where: str, default_grader: str = "math") -> BenchItem:
     assert question is not None
     grader = _text(row, "grader", where, required=False) or default_grader
     if grader not in GRADERS:
-        raise RunError(f"{where}: grader {grader!r} is not one of {', '.join(GRADERS)}")
+        raise RunError(f"{where}: grader {grader!r} is not one of {', '.join(GRADERS.names())}")
     target = _text(row, "target", where, required=False)
     if target is None:
         target = _text(row, "answer", where, required=False)
