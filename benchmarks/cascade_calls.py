@@ -30,7 +30,7 @@ from pathlib import Path
 from svdistill.backends.base import Backend, Request
 from svdistill.backends.scripted import ScriptedBackend
 from svdistill.config import load_config
-from svdistill.generation import Generator
+from svdistill.generation import CallRunner
 from svdistill.records import Candidate, Question
 from svdistill.runfolder import RunFolder
 from svdistill.store import CallStore
@@ -65,7 +65,7 @@ def synthetic_items(n: int) -> list[tuple[Question, Candidate]]:
 def judge_mode(backend: Backend, items, overrides: list[str], mode: str, out: Path):
     cfg = load_config(None, [*overrides, f"verify.mode={mode}"])
     store = CallStore(out / f"{mode}_calls.jsonl")
-    generator = Generator(backend, store)
+    generator = CallRunner(backend, store)
     cascade = Cascade(cfg.verify, generator)
     started = time.perf_counter()
     verdicts = cascade.judge(items)

@@ -17,7 +17,7 @@ from svdistill.backends.base import Request, SamplingParams
 from svdistill.backends.scripted import ScriptedBackend
 from svdistill.config import load_config
 from svdistill.evaluate import comparison_rows, first_accepted, run_evaluate
-from svdistill.generation import Generator
+from svdistill.generation import CallRunner
 from svdistill.records import Candidate, Question, Verdict
 from svdistill.runfolder import RunFolder
 from svdistill.store import CallStore, read_jsonl
@@ -118,7 +118,7 @@ def test_round_order_gives_the_judge_everything_answer(tmp_path):
             return out
 
         echo = ScriptedBackend(default=lambda r: r.messages[-1][1])
-        gen = Generator(echo, CallStore(tmp_path / f"calls{trial}.jsonl"))
+        gen = CallRunner(echo, CallStore(tmp_path / f"calls{trial}.jsonl"))
         outcome = first_accepted(questions, request_for, n, gen, judge)
         for qi in range(q):
             expected = next((i for i in range(n) if ok[(qi, i)]), 0)

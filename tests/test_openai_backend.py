@@ -9,7 +9,7 @@ from faultproxy import FaultProxy
 
 from svdistill.backends.base import Request, SamplingParams
 from svdistill.backends.openai_http import OpenAIBackend
-from svdistill.generation import Generator
+from svdistill.generation import CallRunner
 from svdistill.store import CallStore
 
 pytest.importorskip("llama_cpp.server", reason="needs llama-cpp-python[server]")
@@ -51,7 +51,7 @@ def test_failed_requests_are_retried(server_url):
 def test_exhausted_retries_are_recorded_not_stored(server_url, tmp_path):
     with FaultProxy(server_url, schedule=["503", "503", "503"]) as proxy:
         backend = OpenAIBackend(proxy.url, MODEL, max_retries=2, backoff_initial_s=0.01)
-        generator = Generator(backend, CallStore(tmp_path / "calls.jsonl"))
+        generator = CallRunner(backend, CallStore(tmp_path / "calls.jsonl"))
         (reply,) = generator.run([ask("Hi")])
         assert reply.finish_reason == "error" and "503" in reply.error
         assert generator.stats.errors == 1 and len(generator.store) == 0

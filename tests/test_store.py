@@ -4,7 +4,7 @@ import pytest
 
 from svdistill.backends.base import Completion, Request, SamplingParams, call_key
 from svdistill.backends.scripted import ScriptedBackend
-from svdistill.generation import Generator
+from svdistill.generation import CallRunner
 from svdistill.store import CallStore, RunError, atomic_writer, dumps, read_jsonl, write_jsonl
 
 
@@ -142,12 +142,12 @@ def _requests(n):
 def test_calls_are_written_as_each_finishes(tmp_path):
     store = CallStore(tmp_path / "calls.jsonl")
     backend = _Watched(store.path)
-    Generator(backend, store).run(_requests(6))
+    CallRunner(backend, store).run(_requests(6))
     assert backend.rows_seen == [0, 1, 2, 3, 4, 5]
 
 
 def test_calls_finished_before_an_engine_error_are_stored(tmp_path):
     store = CallStore(tmp_path / "calls.jsonl")
     with pytest.raises(RuntimeError, match="engine died"):
-        Generator(_Watched(store.path, fail_after=3), store).run(_requests(6))
+        CallRunner(_Watched(store.path, fail_after=3), store).run(_requests(6))
     assert len(CallStore(store.path)) == 3

@@ -18,7 +18,7 @@ import pytest
 from svdistill.backends.base import Request
 from svdistill.backends.scripted import ScriptedBackend
 from svdistill.config import VerifyConfig
-from svdistill.generation import Generator
+from svdistill.generation import CallRunner
 from svdistill.records import Candidate, Question
 from svdistill.store import CallStore, RunError
 from svdistill.verify import Cascade, decide
@@ -72,7 +72,7 @@ def make_cascade(
     tmp_path: Path, backend: ScriptedBackend | None = None, store: str = "calls", **overrides
 ) -> Cascade:
     cfg = VerifyConfig(seed=BASE_SEED, **overrides)
-    generator = Generator(backend or plan_judge(), CallStore(tmp_path / f"{store}.jsonl"))
+    generator = CallRunner(backend or plan_judge(), CallStore(tmp_path / f"{store}.jsonl"))
     return Cascade(cfg, generator)
 
 
@@ -178,8 +178,8 @@ def test_lazy_and_eager_share_calls_in_one_store(tmp_path: Path) -> None:
     eager = make_cascade(tmp_path, backend, "shared", mode="eager")
     eager.judge(items)
     # eager pays only the votes lazy never needed; every lazy call is reused
-    assert eager.generator.stats.cached == paid_by_lazy
-    assert backend.calls - paid_by_lazy == eager.generator.stats.paid
+    assert eager.runner.stats.cached == paid_by_lazy
+    assert backend.calls - paid_by_lazy == eager.runner.stats.paid
 
 
 def test_window_does_not_change_decisions(tmp_path: Path) -> None:

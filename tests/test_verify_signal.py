@@ -12,7 +12,7 @@ import pytest
 from svdistill.backends.base import Request
 from svdistill.backends.scripted import ScriptedBackend
 from svdistill.config import VerifyConfig
-from svdistill.generation import Generator
+from svdistill.generation import CallRunner
 from svdistill.records import Candidate, Question
 from svdistill.store import CallStore, RunError
 from svdistill.verify import Cascade
@@ -33,7 +33,7 @@ def _items(texts: list[str], question: str = "Tom has 37 apples and eats 19. How
 
 def _cascade(tmp_path: Path, backend: ScriptedBackend, **overrides) -> Cascade:
     cfg = VerifyConfig(seed=SEED, **overrides)
-    return Cascade(cfg, Generator(backend, CallStore(tmp_path / "calls.jsonl")))
+    return Cascade(cfg, CallRunner(backend, CallStore(tmp_path / "calls.jsonl")))
 
 
 def _vote_index(request: Request) -> int:

@@ -29,7 +29,7 @@ class CallStats:
         return self.completion_tokens / self.engine_seconds if self.engine_seconds else 0.0
 
 
-class Generator:
+class CallRunner:
     """A backend behind a call store. Phases call `run`; the store makes reruns free."""
 
     def __init__(self, backend: Backend, store: CallStore):

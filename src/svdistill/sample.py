@@ -16,7 +16,7 @@ from itertools import islice
 
 from .backends.base import Backend, Completion, Request, SamplingParams
 from .config import Config
-from .generation import CallStats, Generator
+from .generation import CallRunner, CallStats
 from .progress import PhaseProgress
 from .records import Candidate, Question, to_dict
 from .runfolder import RunFolder
@@ -101,7 +101,7 @@ def run_sample(config: Config, run: RunFolder, backend: Backend, progress: bool 
     summary = SampleSummary()
     # A first pass validates the whole seed file before any model call is paid for.
     total = sum(1 for _ in iter_seeds(config.seeds, summary.seeds))
-    generator = Generator(backend, run.calls)
+    runner = CallRunner(backend, run.calls)
     chunk_questions = max(1, (backend.batch_size * 8) // config.sample.n)
     bar = PhaseProgress("sampling", total * config.sample.n, enabled=progress)
     with run.writing("the samples"):
@@ -112,15 +112,15 @@ def run_sample(config: Config, run: RunFolder, backend: Backend, progress: bool 
         ):
             for chunk in _chunks(iter_seeds(config.seeds), chunk_questions):
                 requests = [r for q in chunk for r in sample_requests(config, q)]
-                cached_before = generator.stats.cached
-                completions = generator.run(requests, progress=bar)
-                bar.advance(generator.stats.cached - cached_before)
+                cached_before = runner.stats.cached
+                completions = runner.run(requests, progress=bar)
+                bar.advance(runner.stats.cached - cached_before)
                 for qi, question in enumerate(chunk):
                     questions_out.write(dumps(to_dict(question)) + "\n")
                     for i in range(config.sample.n):
                         request = requests[qi * config.sample.n + i]
                         completion = completions[qi * config.sample.n + i]
-                        candidate = to_candidate(question, i, completion, generator.key(request))
+                        candidate = to_candidate(question, i, completion, runner.key(request))
                         candidates_out.write(dumps(to_dict(candidate)) + "\n")
                         summary.candidates += 1
                         summary.truncated += candidate.truncated
@@ -129,7 +129,7 @@ def run_sample(config: Config, run: RunFolder, backend: Backend, progress: bool 
         # config.yaml records the prompts the candidates were sampled with (curate repeats
         # them), so it is replaced together with candidates.jsonl, never by a failed run.
         run.save_config(config)
-        summary.calls = generator.stats
+        summary.calls = runner.stats
         summary.wall_s = time.perf_counter() - started
         write_json(run.file("sample_stats.json"), summary.as_dict())
     return summary

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..backends.base import Backend, Request, SamplingParams
 from ..config import Config
-from ..generation import Generator
+from ..generation import CallRunner
 from ..progress import PhaseProgress
 from ..records import Question
 from ..runfolder import RunFolder
@@ -125,14 +125,14 @@ def _summary_base(config: Config, bench: Benchmark, label: str, spec: str, metho
     }
 
 
-def _single(config: Config, items: list[BenchItem], generator: Generator,
+def _single(config: Config, items: list[BenchItem], runner: CallRunner,
             bar: PhaseProgress) -> tuple[list[dict], dict[str, Any]]:
     k = config.evaluate.samples
     requests = [Request.chat(messages_for(config, item), sampling_params(config, i))
                 for item in items for i in range(k)]
-    cached_before = generator.stats.cached
-    completions = generator.run(requests, progress=bar)
-    bar.advance(generator.stats.cached - cached_before)
+    cached_before = runner.stats.cached
+    completions = runner.run(requests, progress=bar)
+    bar.advance(runner.stats.cached - cached_before)
     grades = grade_many([item for item in items for _ in range(k)], [c.text for c in completions],
                         config.evaluate.code_timeout_s)
     rows, per_question = [], []
@@ -148,7 +148,7 @@ def _single(config: Config, items: list[BenchItem], generator: Generator,
                          "correct": correct, "reason": reason,
                          "finish_reason": completion.finish_reason,
                          "completion_tokens": completion.completion_tokens,
-                         "call_key": generator.key(requests[j]), "response": completion.text})
+                         "call_key": runner.key(requests[j]), "response": completion.text})
     stats = {"samples_per_question": k, "samples": len(rows),
              "correct": sum(r["correct"] is True for r in rows),
              "wrong": sum(r["correct"] is False for r in rows),
@@ -173,8 +173,8 @@ def judge_quality(pairs: list[tuple[bool, bool | None]]) -> dict[str, Any]:
     return out
 
 
-def _uq_ttc(config: Config, items: list[BenchItem], generator: Generator,
-            judge_generator: Generator, bar: PhaseProgress) -> tuple[list[dict], dict[str, Any]]:
+def _uq_ttc(config: Config, items: list[BenchItem], runner: CallRunner,
+            judge_generator: CallRunner, bar: PhaseProgress) -> tuple[list[dict], dict[str, Any]]:
     from ..verify import Cascade
 
     cascade = Cascade(config.verify, judge_generator)
@@ -182,7 +182,7 @@ def _uq_ttc(config: Config, items: list[BenchItem], generator: Generator,
     messages = [messages_for(config, it) for it in items]
     outcome = first_accepted(
         questions, lambda q, i: Request.chat(messages[q], sampling_params(config, i)),
-        config.evaluate.uq_ttc_candidates, generator, cascade.judge, progress=bar)
+        config.evaluate.uq_ttc_candidates, runner, cascade.judge, progress=bar)
     # Every judged candidate is graded, not only the chosen one: the verdicts against the real
     # grades measure the judge (precision: accepted ones that are right), which the paper never did.
     flat = [(q, c, v) for q, tried in enumerate(outcome.tried) for c, v in tried]
@@ -270,31 +270,31 @@ def run_evaluate(config: Config, run: RunFolder, model: str = "base", method: st
             started = time.perf_counter()
             bad = golds[bench.name]
             items = [it for it in bench.items if it.id not in bad]
-            generator = Generator(backend, run.calls)
-            judge_gen = Generator(judge_backend, run.calls) if judge_backend else generator
+            runner = CallRunner(backend, run.calls)
+            judge_runner = CallRunner(judge_backend, run.calls) if judge_backend else runner
             per_q = config.evaluate.samples if method == "single" else 1
             bar = PhaseProgress(f"{folder} {bench.name}", len(items) * per_q, enabled=progress)
             with bar:
                 if method == "single":
-                    rows, stats = _single(config, items, generator, bar)
+                    rows, stats = _single(config, items, runner, bar)
                 else:
-                    rows, stats = _uq_ttc(config, items, generator, judge_gen, bar)
+                    rows, stats = _uq_ttc(config, items, runner, judge_runner, bar)
             out = run.file(f"eval/{folder}/{bench.name}")
             write_jsonl(out / "samples.jsonl", rows)
             write_jsonl(out / "gold_rejected.jsonl", [
                 {"id": it.id, "where": it.where, "reason": bad[it.id]}
                 for it in bench.items if it.id in bad])
-            paid = generator.stats.paid + (judge_gen.stats.paid if judge_gen is not generator
+            paid = runner.stats.paid + (judge_runner.stats.paid if judge_runner is not runner
                                            else 0)
             summary = _summary_base(config, bench, label, spec, method, backend.identity, bad,
                                     overlaps[bench.name])
             summary.update(stats)
             summary.update({
                 "calls_per_question": stats["model_calls"] / max(1, len(items)),
-                "paid_calls": paid, "cached_calls": generator.stats.cached
-                + (judge_gen.stats.cached if judge_gen is not generator else 0),
-                "completion_tokens_paid": generator.stats.completion_tokens,
-                "engine_tokens_per_s": round(generator.stats.tokens_per_s, 2),
+                "paid_calls": paid, "cached_calls": runner.stats.cached
+                + (judge_runner.stats.cached if judge_runner is not runner else 0),
+                "completion_tokens_paid": runner.stats.completion_tokens,
+                "engine_tokens_per_s": round(runner.stats.tokens_per_s, 2),
                 "wall_s": round(time.perf_counter() - started, 2),
             })
             write_json(out / "summary.json", summary)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ..backends.base import Request
-from ..generation import Generator
+from ..generation import CallRunner
 from ..progress import PhaseProgress
 from ..records import Candidate, Question, Verdict
 from ..sample import to_candidate
@@ -39,7 +39,7 @@ def first_accepted(
     questions: Sequence[Question],
     request_for: Callable[[int, int], Request],
     n: int,
-    sampler: Generator,
+    runner: CallRunner,
     judge: Callable[[list[tuple[Question, Candidate]]], list[Verdict]],
     progress: PhaseProgress | None = None,
 ) -> TTCOutcome:
@@ -53,10 +53,10 @@ def first_accepted(
         if not open_questions:
             break
         requests = [request_for(q, i) for q in open_questions]
-        completions = sampler.run(requests)
+        completions = runner.run(requests)
         outcome.sampling_calls += len(requests)
         candidates = [
-            to_candidate(questions[q], i, completion, sampler.key(request))
+            to_candidate(questions[q], i, completion, runner.key(request))
             for q, request, completion in zip(open_questions, requests, completions, strict=True)
         ]
         pairs = [(questions[q], c) for q, c in zip(open_questions, candidates, strict=True)]

@@ -1,7 +1,7 @@
 """Self-verification: the cascade of judges that accepts or rejects sampled candidates.
 
 - `run_verify(config, run, backend)`: the phase (reads and writes a run folder);
-- `Cascade(config.verify, generator).judge(items)`: the same decisions in memory, for reuse
+- `Cascade(config.verify, runner).judge(items)`: the same decisions in memory, for reuse
   (the UQ-TTC baseline in evaluation runs it on each question's candidates);
 - `parse_verdict`: the one verdict format, `[[Y]]` / `[[N]]`.
 """

@@ -1,7 +1,7 @@
 """The cascade: stages in order, v votes each, early exit, batched across candidates.
 
 Every candidate is a small state machine (`_Track`). Each round the cascade collects the request
-every open vote is waiting for, across all candidates in the window, sends them to the Generator
+every open vote is waiting for, across all candidates in the window, sends them to the CallRunner
 as one batch (the call store answers the ones already paid for), and feeds the replies back.
 
 Two modes, one decision:
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from ..backends.base import Completion, Request
 from ..config import VerifyConfig
-from ..generation import Generator
+from ..generation import CallRunner
 from ..progress import PhaseProgress
 from ..records import Candidate, Question, StageResult, Verdict, Vote
 from .parse import ERROR, YES
@@ -116,9 +116,9 @@ class Cascade:
     flight at once (memory and batch size); decisions do not depend on it.
     """
 
-    def __init__(self, cfg: VerifyConfig, generator: Generator, window: int = 2048):
+    def __init__(self, cfg: VerifyConfig, runner: CallRunner, window: int = 2048):
         self.cfg = cfg
-        self.generator = generator
+        self.runner = runner
         self.stages = build_stages(cfg)
         self.stats = [StageStats(s.name) for s in self.stages]
         self.votes = cfg.votes
@@ -177,20 +177,20 @@ class Cascade:
     def _round(self, active: list[_Track], progress: PhaseProgress | None) -> None:
         """One batch: every request an open vote waits for, paid or read back, then fed back."""
         waiting = [(t, v) for t in active for v in t.open]
-        store = self.generator.store
+        store = self.runner.store
         new: set[str] = set()
         for track, vote in waiting:
             if vote.key not in store and vote.key not in new:
                 new.add(vote.key)
                 self.stats[track.stage].paid += 1
-        tokens_before = self.generator.stats.completion_tokens
+        tokens_before = self.runner.stats.completion_tokens
         # the keys were computed as each request was made: a prompt is hashed once per round
-        replies = self.generator.run(
+        replies = self.runner.run(
             [v.request for _, v in waiting],  # type: ignore[misc]
             keys=[v.key for _, v in waiting],
         )
         if progress is not None:
-            progress.advance(0, self.generator.stats.completion_tokens - tokens_before)
+            progress.advance(0, self.runner.stats.completion_tokens - tokens_before)
         touched: dict[int, _Track] = {}
         for (track, vote), reply in zip(waiting, replies, strict=True):
             if vote.fresh:
@@ -215,7 +215,7 @@ class Cascade:
             track.votes[vote.index] = Vote(verdict, keys[-1] if keys else "", keys[:-1])
             return True
         vote.request = request
-        vote.key = key = self.generator.key(request)
+        vote.key = key = self.runner.key(request)
         vote.keys.append(key)
         vote.fresh = key not in track.seen
         track.seen.add(key)

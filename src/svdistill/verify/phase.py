@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..backends.base import Backend
 from ..config import Config
-from ..generation import CallStats, Generator
+from ..generation import CallRunner, CallStats
 from ..progress import PhaseProgress
 from ..records import Candidate, Question, Verdict, from_dict, to_dict
 from ..runfolder import RunFolder
@@ -183,8 +183,8 @@ def run_verify(
     started = time.perf_counter()
     items = iter_items(run)
     total = _count_rows(run.file("candidates.jsonl"))
-    generator = Generator(backend, run.calls)
-    cascade = Cascade(config.verify, generator)
+    runner = CallRunner(backend, run.calls)
+    cascade = Cascade(config.verify, runner)
     names = [s.name for s in cascade.stages]
     with ExitStack() as files, PhaseProgress("verifying", total, enabled=progress) as bar:
         out = _Outputs(run, names, files)
@@ -197,7 +197,7 @@ def run_verify(
         candidates=out.candidates,
         accepted=out.accepted,
         stages=cascade.stats,
-        calls=generator.stats,
+        calls=runner.stats,
         quality=out.quality.result(),
         settings={
             "judge": backend.identity,

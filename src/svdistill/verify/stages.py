@@ -58,7 +58,7 @@ def reply_verdict(completion: Completion) -> str:
     return ERROR if not completion.ok else parse_verdict(completion.text)
 
 
-class Sampler:
+class VoteRequests:
     """Builds the request for vote i: one user message, judge sampling, seed `verify.seed + i`."""
 
     def __init__(self, cfg: VerifyConfig, max_tokens: int | None = None):
@@ -85,7 +85,7 @@ class Stage(abc.ABC):
 class PromptJudge(Stage):
     """One prompt, one reply, one verdict: the factual, correctness and single judges."""
 
-    def __init__(self, name: str, template: Template, sampler: Sampler):
+    def __init__(self, name: str, template: Template, sampler: VoteRequests):
         self.name = name
         self.template = template
         self.sampler = sampler
@@ -107,7 +107,7 @@ class AlternatingJudge(Stage):
     the bias, it does not create signal: measured on the 0.5B judge, it had none.
     """
 
-    def __init__(self, name: str, yes_last: Template, no_last: Template, sampler: Sampler):
+    def __init__(self, name: str, yes_last: Template, no_last: Template, sampler: VoteRequests):
         self.name = name
         self.templates = (yes_last, no_last)
         self.sampler = sampler
@@ -144,7 +144,7 @@ class SolveStage(Stage):
 
     name = "solve"
 
-    def __init__(self, template: Template, sampler: Sampler):
+    def __init__(self, template: Template, sampler: VoteRequests):
         self.template = template
         self.sampler = sampler
 
@@ -221,7 +221,7 @@ class ClaimsStage(Stage):
 
     name = "claims"
 
-    def __init__(self, template: Template, sampler: Sampler, limit: int):
+    def __init__(self, template: Template, sampler: VoteRequests, limit: int):
         self.template = template
         self.sampler = sampler
         self.limit = limit
@@ -245,7 +245,7 @@ class CycleStage(Stage):
 
     name = "cycle"
 
-    def __init__(self, infer: Template, compare: Template, sampler: Sampler, variant: str):
+    def __init__(self, infer: Template, compare: Template, sampler: VoteRequests, variant: str):
         self.infer = infer
         self.compare = compare
         self.sampler = sampler
@@ -293,29 +293,29 @@ STAGE_NAMES = STAGES.names()
 # module of its own) plus one builder and one registry line.
 
 
-def build_rules(name: str, cfg: VerifyConfig, templates: dict, requests: Sampler) -> RulesStage:
+def build_rules(name: str, cfg: VerifyConfig, templates: dict, requests: VoteRequests) -> RulesStage:
     return RulesStage()
 
 
-def build_cycle(name: str, cfg: VerifyConfig, templates: dict, requests: Sampler) -> Stage:
+def build_cycle(name: str, cfg: VerifyConfig, templates: dict, requests: VoteRequests) -> Stage:
     return CycleStage(templates["cycle_infer"], templates["cycle_compare"], requests,
                       cfg.cycle_variant)
 
 
-def build_prompt_judge(name: str, cfg: VerifyConfig, templates: dict, requests: Sampler
+def build_prompt_judge(name: str, cfg: VerifyConfig, templates: dict, requests: VoteRequests
                        ) -> Stage:
     return PromptJudge(name, templates[name], requests)
 
 
-def build_solve(name: str, cfg: VerifyConfig, templates: dict, requests: Sampler) -> Stage:
-    return SolveStage(templates["solve"], Sampler(cfg, cfg.solve_max_tokens))
+def build_solve(name: str, cfg: VerifyConfig, templates: dict, requests: VoteRequests) -> Stage:
+    return SolveStage(templates["solve"], VoteRequests(cfg, cfg.solve_max_tokens))
 
 
-def build_claims(name: str, cfg: VerifyConfig, templates: dict, requests: Sampler) -> Stage:
+def build_claims(name: str, cfg: VerifyConfig, templates: dict, requests: VoteRequests) -> Stage:
     return ClaimsStage(templates["claim"], requests, cfg.claims_max)
 
 
-def build_alternating(name: str, cfg: VerifyConfig, templates: dict, requests: Sampler
+def build_alternating(name: str, cfg: VerifyConfig, templates: dict, requests: VoteRequests
                       ) -> Stage:
     return AlternatingJudge(name, templates["single_alt_yes_last"],
                             templates["single_alt_no_last"], requests)
@@ -328,5 +328,5 @@ def build_stages(cfg: VerifyConfig) -> list[Stage | RulesStage]:
     if len(set(cfg.stages)) != len(cfg.stages):
         raise RunError(f"verify.stages: a stage is listed twice in {cfg.stages}")
     templates = load_templates(cfg.prompts, solver="solve" in cfg.stages)
-    requests = Sampler(cfg)
+    requests = VoteRequests(cfg)
     return [STAGES.load(name)(name, cfg, templates, requests) for name in cfg.stages]
