@@ -1,6 +1,6 @@
 """The graders a benchmark row can name, one class each, registered in
 svdistill.registry.GRADERS. A grader says how its questions are asked, what its gold answer
-looks like as a reply (so the gold is graded first, STYLE.md habit 6), and grades replies in
+looks like as a reply (so the gold is graded first: a grader that fails its own gold would score noise), and grades replies in
 batches (math answers go to a process pool in one batch)."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Asking and grading benchmark questions with each row's grader (evaluate/graders.py, named
 in svdistill.registry.GRADERS), and gold validation.
 
-Every row's gold is graded first, as if it were a model reply (STYLE.md habit 6); a row whose
+Every row's gold is graded first, as if it were a model reply; a row whose
 gold does not come out correct is set aside with the grader's reason and never scored.
 """
 
