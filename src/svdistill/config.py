@@ -6,12 +6,20 @@ resolved config is saved into every run folder (`config.yaml`).
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .store import RunError
 
@@ -44,6 +52,18 @@ class ModelConfig(Section):
         "{question}\n\nEnd with the final answer in the form \\boxed{ANSWER}.",
         description="User message; {question} is replaced by the seed question.",
     )
+
+    @field_validator("user_template")
+    @classmethod
+    def _one_placeholder(cls, text: str) -> str:
+        from .verify.prompts import placeholder_problems  # verify imports this module
+
+        if "{question}" not in text:
+            raise ValueError("lacks the placeholder {question}: the question would never reach "
+                             "the model")
+        if problems := placeholder_problems("user_template", text, ("question",)):
+            raise ValueError("; ".join(problems))
+        return text
 
 
 class SeedsConfig(Section):
@@ -93,6 +113,11 @@ class VerifyConfig(Section):
         "2v", description="2v: v inferred questions, each compared once; 1+v: one inferred "
         "question compared v times."
     )
+    cycle_compare: Literal["plain", "uq"] = Field(
+        "plain", description="plain: the comparison shows the two questions (the paper's); uq: "
+        "it also shows the answer and asks whether the answer addresses the question (UQ's "
+        "validator). Template cycle_compare or cycle_compare_uq."
+    )
     temperature: float = Field(0.6, ge=0, description="Sampling temperature of the judge's votes.")
     top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling threshold of the votes.")
     top_k: int = Field(50, ge=0, description="Top-k of the votes; 0 disables it.")
@@ -109,8 +134,9 @@ class VerifyConfig(Section):
     )
     prompts: dict[str, str] = Field(
         default_factory=dict,
-        description="Override prompt templates with files: cycle_infer, cycle_compare, factual, "
-        "correctness, single, solve, claim, single_alt_yes_last, single_alt_no_last -> path.",
+        description="Override prompt templates with files: cycle_infer, cycle_compare, "
+        "cycle_compare_uq, factual, correctness, single, solve, claim, single_alt_yes_last, "
+        "single_alt_no_last -> path. Placeholders: {question}, {answer}, {inferred}, {claim}.",
     )
 
 
@@ -374,6 +400,25 @@ def _stages_problem(stages: list[str]) -> str | None:
     return None
 
 
+def _prompt_problems(prompts: dict[str, str]) -> dict[str, str]:
+    """verify.prompts key -> what is wrong with it (an unknown template name, a file that cannot
+    be read, a placeholder that is missing or unknown), checked when the config loads."""
+    from .verify.prompts import REQUIRED, SOLVER, load_template, unknown_prompts
+
+    problems = {}
+    for name in unknown_prompts(prompts):
+        close = difflib.get_close_matches(name, [*REQUIRED, *SOLVER], n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        problems[name] = f"unknown prompt ({hint}known: {', '.join([*REQUIRED, *SOLVER])})"
+    for name, file in prompts.items():
+        if name not in problems:
+            try:
+                load_template(name, file)
+            except RunError as exc:
+                problems[name] = str(exc).removeprefix(f"verify.prompts.{name}: ")
+    return problems
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
     """Read a YAML config (or defaults when `path` is None) and apply overrides."""
     tree: dict[str, Any] = {}
@@ -418,6 +463,10 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     if problem := _stages_problem(config.verify.stages):
         where = _problem("verify.stages", problem, config.verify.stages, source, lines, given)
         raise RunError(f"{source}: invalid config\n{where}")
+    if problems := _prompt_problems(config.verify.prompts):
+        where = [_problem(f"verify.prompts.{name}", problem, config.verify.prompts[name], source,
+                          lines, given) for name, problem in problems.items()]
+        raise RunError(f"{source}: invalid config\n" + "\n".join(where))
     return config
 
 
