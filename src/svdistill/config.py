@@ -319,7 +319,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     if not key or any(not part.strip() for part in key.split(".")):
         raise RunError(f"override {text!r}: the key before '=' is empty or has an empty part")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = load_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
     if value is not None and _takes_text(_annotation(key)) and not raw.lstrip().startswith(
@@ -329,6 +329,68 @@ def parse_override(text: str) -> tuple[str, Any]:
     elif isinstance(value, dict) and not raw.lstrip().startswith("{"):
         value = raw.strip()  # `a: b` on a command line is text; a mapping is written `{a: b}`
     return key, value
+
+
+#: More values than this, once YAML aliases are expanded, is refused: a config holds a few hundred,
+#: and a handful of nested aliases ("billion laughs") expands to billions that every later step
+#: (validation, error messages) would walk one by one.
+MAX_YAML_VALUES = 100_000
+
+
+def _check_nodes(root: yaml.Node) -> None:
+    """Refuse a duplicate mapping key (YAML would keep the last value silently) and a document
+    whose aliases expand past MAX_YAML_VALUES. Each node is visited once, so a bomb costs only
+    the size of its text."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node, prefix: str) -> int:
+        if id(node) in sizes:
+            if sizes[id(node)] < 0:
+                raise yaml.MarkedYAMLError(problem="an alias refers to a value that holds it",
+                                           problem_mark=node.start_mark)
+            return sizes[id(node)]  # an alias: the same node again
+        sizes[id(node)] = -1
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            first: dict[str, yaml.Node] = {}
+            for key, value in node.value:
+                name = key.value if isinstance(key, yaml.ScalarNode) else None
+                if name is not None and name != "<<" and name in first:
+                    line = first[name].start_mark.line + 1
+                    raise yaml.MarkedYAMLError(
+                        problem=f"duplicate key {prefix + name!r}, first at line {line}; YAML "
+                        "would keep the last value silently",
+                        problem_mark=key.start_mark,
+                    )
+                if name is not None:
+                    first[name] = key
+                total += size(key, prefix) + size(value, f"{prefix}{name}.")
+        elif isinstance(node, yaml.SequenceNode):
+            total += sum(size(child, prefix) for child in node.value)
+        if total > MAX_YAML_VALUES:
+            raise yaml.MarkedYAMLError(
+                problem=f"the aliases here expand to more than {MAX_YAML_VALUES:,} values",
+                problem_mark=node.start_mark,
+            )
+        sizes[id(node)] = total
+        return total
+
+    size(root, "")
+
+
+def load_yaml(text: str) -> Any:
+    """`yaml.safe_load`, refusing duplicate keys and alias bombs (see `_check_nodes`)."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_nodes(node)
+        return loader.construct_document(node)
+    except RecursionError:
+        raise yaml.YAMLError("nested too deeply") from None
+    finally:
+        loader.dispose()
 
 
 def _yaml_lines(text: str) -> dict[str, int]:
@@ -436,7 +498,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             line = data.count(b"\n", 0, exc.start) + 1
             raise RunError(f"{path}:{line}: not UTF-8 text (byte {exc.start})") from None
         try:
-            loaded = yaml.safe_load(text)
+            loaded = load_yaml(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f":{mark.line + 1}" if mark else ""
