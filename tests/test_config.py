@@ -1,3 +1,5 @@
+import time
+
 import pytest
 
 from svdistill.config import load_config, parse_override
@@ -52,3 +54,48 @@ def test_override_without_equals_is_an_error():
 def test_missing_config_file(tmp_path):
     with pytest.raises(RunError, match="cannot read config"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_duplicate_yaml_key_names_both_lines(tmp_path):
+    """Before: the second `n` silently replaced the first."""
+    path = tmp_path / "dup.yaml"
+    path.write_text("sample:\n  n: 2\n  temperature: 0.5\n  n: 3\n")
+    with pytest.raises(RunError, match=r"dup\.yaml:4: not valid YAML \(duplicate key 'sample\.n',"
+                                       r" first at line 2"):
+        load_config(path)
+
+
+def _alias_bomb(kind: str, depth: int = 6) -> str:
+    """`depth` levels of nine aliases each: a few hundred bytes that expand to 9**depth values."""
+    if kind == "list":
+        levels = ['l0: &l0 ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+        levels += [f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]"
+                   for i in range(1, depth + 1)]
+    else:
+        levels = ['m0: &m0 {k: "x"}']
+        levels += [f"m{i}: &m{i} {{" + ", ".join(f"k{j}: *m{i - 1}" for j in range(9)) + "}"
+                   for i in range(1, depth + 1)]
+    return "verify:\n  prompts:\n" + "".join(f"    {line}\n" for line in levels)
+
+
+@pytest.mark.parametrize("kind", ["list", "mapping"])
+def test_yaml_alias_bomb_is_refused_fast(tmp_path, kind):
+    """Before: validating (and describing) the expanded values took seconds to minutes."""
+    path = tmp_path / "bomb.yaml"
+    path.write_text(_alias_bomb(kind))
+    started = time.perf_counter()
+    with pytest.raises(RunError, match=r"bomb\.yaml:\d+: not valid YAML \(the aliases here expand "
+                                       r"to more than 100,000 values"):
+        load_config(path)
+    assert time.perf_counter() - started < 2
+
+
+def test_yaml_aliases_within_reason_still_work(tmp_path):
+    path = tmp_path / "anchors.yaml"
+    path.write_text("curate:\n  decontaminate: &held [a.jsonl, b.jsonl]\n"
+                    "evaluate:\n  benchmarks: *held\n")
+    cfg = load_config(path)
+    assert cfg.evaluate.benchmarks == cfg.curate.decontaminate == ["a.jsonl", "b.jsonl"]
+    (tmp_path / "loop.yaml").write_text("evaluate:\n  benchmarks: &b [*b]\n")
+    with pytest.raises(RunError, match="an alias refers to a value that holds it"):
+        load_config(tmp_path / "loop.yaml")

@@ -6,6 +6,7 @@ resolved config is saved into every run folder (`config.yaml`).
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
@@ -52,6 +53,18 @@ class ModelConfig(Section):
         "{question}\n\nEnd with the final answer in the form \\boxed{ANSWER}.",
         description="User message; {question} is replaced by the seed question.",
     )
+
+    @field_validator("user_template")
+    @classmethod
+    def _one_placeholder(cls, text: str) -> str:
+        from .verify.prompts import placeholder_problems  # verify imports this module
+
+        if "{question}" not in text:
+            raise ValueError("lacks the placeholder {question}: the question would never reach "
+                             "the model")
+        if problems := placeholder_problems("user_template", text, ("question",)):
+            raise ValueError("; ".join(problems))
+        return text
 
 
 class SeedsConfig(Section):
@@ -101,6 +114,11 @@ class VerifyConfig(Section):
         "2v", description="2v: v inferred questions, each compared once; 1+v: one inferred "
         "question compared v times."
     )
+    cycle_compare: Literal["plain", "uq"] = Field(
+        "plain", description="plain: the comparison shows the two questions (the paper's); uq: "
+        "it also shows the answer and asks whether the answer addresses the question (UQ's "
+        "validator). Template cycle_compare or cycle_compare_uq."
+    )
     temperature: float = Field(0.6, ge=0, description="Sampling temperature of the judge's votes.")
     top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling threshold of the votes.")
     top_k: int = Field(50, ge=0, description="Top-k of the votes; 0 disables it.")
@@ -117,8 +135,9 @@ class VerifyConfig(Section):
     )
     prompts: dict[str, str] = Field(
         default_factory=dict,
-        description="Override prompt templates with files: cycle_infer, cycle_compare, factual, "
-        "correctness, single, solve, claim, single_alt_yes_last, single_alt_no_last -> path.",
+        description="Override prompt templates with files: cycle_infer, cycle_compare, "
+        "cycle_compare_uq, factual, correctness, single, solve, claim, single_alt_yes_last, "
+        "single_alt_no_last -> path. Placeholders: {question}, {answer}, {inferred}, {claim}.",
     )
 
 
@@ -306,7 +325,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     if not key or any(not part.strip() for part in key.split(".")):
         raise RunError(f"override {text!r}: the key before '=' is empty or has an empty part")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = load_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
     if value is not None and _takes_text(_annotation(key)) and not raw.lstrip().startswith(
@@ -316,6 +335,68 @@ def parse_override(text: str) -> tuple[str, Any]:
     elif isinstance(value, dict) and not raw.lstrip().startswith("{"):
         value = raw.strip()  # `a: b` on a command line is text; a mapping is written `{a: b}`
     return key, value
+
+
+#: More values than this, once YAML aliases are expanded, is refused: a config holds a few hundred,
+#: and a handful of nested aliases ("billion laughs") expands to billions that every later step
+#: (validation, error messages) would walk one by one.
+MAX_YAML_VALUES = 100_000
+
+
+def _check_nodes(root: yaml.Node) -> None:
+    """Refuse a duplicate mapping key (YAML would keep the last value silently) and a document
+    whose aliases expand past MAX_YAML_VALUES. Each node is visited once, so a bomb costs only
+    the size of its text."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node, prefix: str) -> int:
+        if id(node) in sizes:
+            if sizes[id(node)] < 0:
+                raise yaml.MarkedYAMLError(problem="an alias refers to a value that holds it",
+                                           problem_mark=node.start_mark)
+            return sizes[id(node)]  # an alias: the same node again
+        sizes[id(node)] = -1
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            first: dict[str, yaml.Node] = {}
+            for key, value in node.value:
+                name = key.value if isinstance(key, yaml.ScalarNode) else None
+                if name is not None and name != "<<" and name in first:
+                    line = first[name].start_mark.line + 1
+                    raise yaml.MarkedYAMLError(
+                        problem=f"duplicate key {prefix + name!r}, first at line {line}; YAML "
+                        "would keep the last value silently",
+                        problem_mark=key.start_mark,
+                    )
+                if name is not None:
+                    first[name] = key
+                total += size(key, prefix) + size(value, f"{prefix}{name}.")
+        elif isinstance(node, yaml.SequenceNode):
+            total += sum(size(child, prefix) for child in node.value)
+        if total > MAX_YAML_VALUES:
+            raise yaml.MarkedYAMLError(
+                problem=f"the aliases here expand to more than {MAX_YAML_VALUES:,} values",
+                problem_mark=node.start_mark,
+            )
+        sizes[id(node)] = total
+        return total
+
+    size(root, "")
+
+
+def load_yaml(text: str) -> Any:
+    """`yaml.safe_load`, refusing duplicate keys and alias bombs (see `_check_nodes`)."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_nodes(node)
+        return loader.construct_document(node)
+    except RecursionError:
+        raise yaml.YAMLError("nested too deeply") from None
+    finally:
+        loader.dispose()
 
 
 def _yaml_lines(text: str) -> dict[str, int]:
@@ -384,6 +465,25 @@ def _stages_problem(stages: list[str]) -> str | None:
     return None
 
 
+def _prompt_problems(prompts: dict[str, str]) -> dict[str, str]:
+    """verify.prompts key -> what is wrong with it (an unknown template name, a file that cannot
+    be read, a placeholder that is missing or unknown), checked when the config loads."""
+    from .verify.prompts import REQUIRED, SOLVER, load_template, unknown_prompts
+
+    problems = {}
+    for name in unknown_prompts(prompts):
+        close = difflib.get_close_matches(name, [*REQUIRED, *SOLVER], n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        problems[name] = f"unknown prompt ({hint}known: {', '.join([*REQUIRED, *SOLVER])})"
+    for name, file in prompts.items():
+        if name not in problems:
+            try:
+                load_template(name, file)
+            except RunError as exc:
+                problems[name] = str(exc).removeprefix(f"verify.prompts.{name}: ")
+    return problems
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
     """Read a YAML config (or defaults when `path` is None) and apply overrides."""
     tree: dict[str, Any] = {}
@@ -401,7 +501,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             line = data.count(b"\n", 0, exc.start) + 1
             raise RunError(f"{path}:{line}: not UTF-8 text (byte {exc.start})") from None
         try:
-            loaded = yaml.safe_load(text)
+            loaded = load_yaml(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f":{mark.line + 1}" if mark else ""
@@ -428,6 +528,10 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     if problem := _stages_problem(config.verify.stages):
         where = _problem("verify.stages", problem, config.verify.stages, source, lines, given)
         raise RunError(f"{source}: invalid config\n{where}")
+    if problems := _prompt_problems(config.verify.prompts):
+        where = [_problem(f"verify.prompts.{name}", problem, config.verify.prompts[name], source,
+                          lines, given) for name, problem in problems.items()]
+        raise RunError(f"{source}: invalid config\n" + "\n".join(where))
     return config
 
 

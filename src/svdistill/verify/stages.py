@@ -53,6 +53,11 @@ class Item:
             self._question = neutralize(self.question.text)
         return self._question
 
+    def fields(self, **more: str) -> dict[str, str]:
+        """The template fields (verify/prompts.py FIELDS) this item fills in, plus `more`: every
+        stage passes all it has, and a template uses whichever its text names."""
+        return {"question": self.question_text, "answer": self.answer, **more}
+
 
 def reply_verdict(completion: Completion) -> str:
     return ERROR if not completion.ok else parse_verdict(completion.text)
@@ -91,7 +96,7 @@ class PromptJudge(Stage):
         self.sampler = sampler
 
     def vote(self, item: Item, index: int) -> VoteSteps:
-        prompt = self.template.render(question=item.question_text, answer=item.answer)
+        prompt = self.template.render(**item.fields())
         reply = yield self.sampler.request(prompt, index)
         return reply_verdict(reply)
 
@@ -114,7 +119,7 @@ class AlternatingJudge(Stage):
 
     def vote(self, item: Item, index: int) -> VoteSteps:
         template = self.templates[index % 2]
-        prompt = template.render(question=item.question_text, answer=item.answer)
+        prompt = template.render(**item.fields())
         reply = yield self.sampler.request(prompt, index)
         return reply_verdict(reply)
 
@@ -228,7 +233,8 @@ class ClaimsStage(Stage):
 
     def vote(self, item: Item, index: int) -> VoteSteps:
         for claim in extract_claims(item.candidate.final_answer, self.limit):
-            reply = yield self.sampler.request(self.template.render(claim=claim), index)
+            prompt = self.template.render(**item.fields(claim=claim))
+            reply = yield self.sampler.request(prompt, index)
             verdict = reply_verdict(reply)
             if verdict != YES:
                 return verdict  # no, undecided or error: this vote cannot be yes any more
@@ -241,6 +247,8 @@ class CycleStage(Stage):
     `2v`: vote i infers its own question (seed + i) and compares it once (seed + i).
     `1+v`: every vote shares one inferred question (seed + 0, paid once: the call store answers
     the repeats) and compares it with seed + i.
+    The comparison shows the two questions (`verify.cycle_compare=plain`, the paper's), or also
+    the answer, asking whether it addresses the original question (`uq`, UQ's validator).
     """
 
     name = "cycle"
@@ -262,7 +270,7 @@ class CycleStage(Stage):
             return UNDECIDED  # nothing to compare: no call is spent on it
         # The inferred question was written from untrusted text, so it is untrusted too.
         reply = yield self.sampler.request(
-            self.compare.render(question=item.question_text, inferred=neutralize(text)), index
+            self.compare.render(**item.fields(inferred=neutralize(text))), index
         )
         return reply_verdict(reply)
 
@@ -298,8 +306,8 @@ def build_rules(name: str, cfg: VerifyConfig, templates: dict, requests: VoteReq
 
 
 def build_cycle(name: str, cfg: VerifyConfig, templates: dict, requests: VoteRequests) -> Stage:
-    return CycleStage(templates["cycle_infer"], templates["cycle_compare"], requests,
-                      cfg.cycle_variant)
+    compare = "cycle_compare_uq" if cfg.cycle_compare == "uq" else "cycle_compare"
+    return CycleStage(templates["cycle_infer"], templates[compare], requests, cfg.cycle_variant)
 
 
 def build_prompt_judge(name: str, cfg: VerifyConfig, templates: dict, requests: VoteRequests
