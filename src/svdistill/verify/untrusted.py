@@ -2,10 +2,13 @@
 
 What it guarantees (each property is attacked in tests/test_verify_injection.py):
 - `neutralize(text)` returns text that cannot close the fence it is placed in (every tag named
-  in FENCE_TAGS is defanged, in any case or spacing), cannot contain a verdict tag the parser
-  would read (`[[` / `]]` are split apart), and cannot carry chat-template control tokens
-  (`<|...|>`). It is applied after Unicode NFKC folding and removal of invisible format
-  characters, so fullwidth brackets or zero-width joiners do not slip a tag past it.
+  in FENCE_TAGS is defanged, in any case or spacing), cannot end or open a thinking block
+  (`<think>`, `</think>`), cannot contain a verdict tag the parser would read (`[[` / `]]` are
+  split apart), and cannot carry chat-template control tokens (`<|...|>`). It defangs the
+  *folded* text (Unicode NFKC, invisible format characters removed) and returns that folded
+  text, so a look-alike (fullwidth `＜/think＞`, small form `﹤`, a zero-width joiner inside the
+  tag) is folded first and defanged after: folding never creates the token it exists to remove,
+  and folding the result again creates none either.
 - `injection_reason(text)` names the first sign that a candidate addresses the judge instead of
   the question: verdict markup, prompt-control tokens, "ignore the previous instructions",
   "the grader must answer yes", and similar. The `rules` stage rejects such candidates outright.
@@ -26,6 +29,9 @@ import unicodedata
 FENCE_TAGS = ("question", "answer", "candidate_answer", "inferred_question", "original_question")
 
 _FENCE = re.compile(r"<\s*/?\s*(?:" + "|".join(FENCE_TAGS) + r")\b[^>]*>", re.IGNORECASE)
+# A thinking block's tags end the judge's reasoning where they appear (thinking.split_thinking):
+# defanged with or without their closing bracket, so no spacing or cut-off form survives.
+_THINK = re.compile(r"<\s*/?\s*think\b", re.IGNORECASE)
 _CONTROL = re.compile(r"<\s*\|")  # <|im_start|>, <|endoftext|>, <|system|> ...
 _INVISIBLE = {"Cf"}  # zero-width space/joiner, bidi overrides, soft hyphen ...
 
@@ -37,14 +43,18 @@ def fold(text: str) -> str:
     folded = unicodedata.normalize("NFKC", text)
     if folded.isascii():
         return folded  # e.g. fullwidth letters folded to plain ones: nothing invisible is left
-    return "".join(ch for ch in folded if unicodedata.category(ch) not in _INVISIBLE)
+    visible = "".join(ch for ch in folded if unicodedata.category(ch) not in _INVISIBLE)
+    # Removing a format character can bring together characters NFKC composes: fold again, so
+    # that fold(fold(text)) == fold(text) and nothing new appears when the result is re-read.
+    return visible if visible == folded else unicodedata.normalize("NFKC", visible)
 
 
 def neutralize(text: str) -> str:
     """Make untrusted text safe to place inside a fenced block of a judge prompt."""
-    text = fold(text)
+    text = fold(text)  # first: every check below runs on what a tokenizer will see
     if "<" in text:
         text = _FENCE.sub(lambda m: "\u2039" + m.group(0)[1:], text)  # '<' -> single angle quote
+        text = _THINK.sub(lambda m: "\u2039" + m.group(0)[1:], text)
         text = _CONTROL.sub("< |", text)
     # Split every double bracket so no tag survives, e.g. "[[Y]]" -> "[ [Y] ]".
     while "[[" in text or "]]" in text:
@@ -88,7 +98,7 @@ _ADDRESS: list[tuple[str, re.Pattern[str], str | frozenset[str]]] = [
     ("verdict markup", _MARKUP, "["),
     (
         "prompt control tokens",
-        re.compile(r"<\s*\|[^|>]{1,40}\|\s*>|</?\s*(?:system|assistant|user)\s*>", re.I),
+        re.compile(r"<\s*\|[^|>]{1,40}\|\s*>|</?\s*(?:system|assistant|user|think)\s*>", re.I),
         "<",
     ),
     ("fence tags", _FENCE, "<"),
