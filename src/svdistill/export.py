@@ -218,6 +218,10 @@ def results_table(run: Path) -> str:
     return "\n".join(lines) if len(lines) > 2 else "No evaluation results in this run yet."
 
 
+def _num(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
 def model_card(run: Path, folder: Path) -> str:
     config, train = _config(folder) or _config(run), _read_json(folder / "train" / "stats.json")
     sft = _read_json(folder / "sft" / "stats.json")
@@ -242,7 +246,7 @@ on the first solution per question its judge accepted. No reference answers, no 
 - judge: stages {verify.get("stages")}, {verify.get("votes")} votes, {verify.get("decision")}
 - training set: {sft.get("kept", "?")} examples (curate policy {sft.get("policy", "?")})
 - training: {train.get("method", "?")}, {train.get("steps", "?")} steps, loss
-  {train.get("first_loss")} -> {train.get("last_loss")}
+  {_num(train.get("first_loss"))} -> {_num(train.get("last_loss"))}
 
 ## Evaluation (pass@1 on held-out benchmarks)
 
