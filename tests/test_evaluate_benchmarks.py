@@ -58,7 +58,7 @@ def test_parquet_and_limit(tmp_path):
         (['{"question": "q"}'], "line 1: field 'target'"),
         (['{"question": "q", "target": "A", "grader": "choice"}'], "line 1: a choice row needs"),
         (['{"question": "q", "target": "x", "grader": "code"}'], "line 1: field 'tests'"),
-        (['["a list"]'], "line 1: a row must be an object"),
+        (['["a list"]'], "line 1: a row must be a JSON object"),
         (['{"id": "a", "question": "q", "answer": "1"}', '{"id": "a", "question": "r", '
           '"answer": "2"}'], "line 2: duplicate id 'a'"),
     ],
@@ -76,9 +76,9 @@ def test_unknown_specs_and_limits(tmp_path):
         load_benchmark("nonsense")
     with pytest.raises(RunError, match="not found"):
         load_benchmark(str(tmp_path / "missing.jsonl"))
-    (tmp_path / "x.csv").write_text("question,answer\nq,1\n", encoding="utf-8")
+    (tmp_path / "x.yaml").write_text("question: q\n", encoding="utf-8")
     with pytest.raises(RunError, match="unknown benchmark format"):
-        load_benchmark(str(tmp_path / "x.csv"))
+        load_benchmark(str(tmp_path / "x.yaml"))
     with pytest.raises(RunError, match="positive integer"):
         split_limit("arithmetic@0")
     assert split_limit("gym:basic_arithmetic,seed=3@20") == ("gym:basic_arithmetic,seed=3", 20)
@@ -139,3 +139,137 @@ def test_code_program_accepts_whole_function_or_body(tmp_path):
     whole = code_program(code, "def add(a, b):\n    return a + b\n")
     assert whole.count("def add") == 2  # the stub, then the reply's definition replacing it
     assert code_program(code, "    return a + b\n").count("def add") == 1
+
+
+# ---------------------------------------------------------------------------- tables with their
+# own column names (evaluate.columns) and shuffled options
+
+
+AIME_COLUMNS = {"question": "problem", "answer": "answer", "id": "ID"}
+GPQA_OPTIONS = ["Correct Answer", "Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3"]
+GPQA_COLUMNS = {"question": "Question", "options": GPQA_OPTIONS, "answer": "Correct Answer",
+                "id": "Record ID", "default_grader": "choice"}
+
+
+def aime_parquet(tmp_path: Path) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "aime.parquet"
+    pq.write_table(pa.Table.from_pylist([
+        {"ID": f"2026-I-{i}", "problem": f"What is {i} + {i}?", "answer": 2 * i, "year": 2026}
+        for i in range(1, 5)]), path)
+    return path
+
+
+def gpqa_folder(tmp_path: Path) -> Path:
+    datasets = pytest.importorskip("datasets")
+    rows = [{"Record ID": f"rec{i}", "Question": f"What is {i} + {i}?",
+             "Correct Answer": str(2 * i), "Incorrect Answer 1": str(2 * i + 1),
+             "Incorrect Answer 2": str(2 * i - 1), "Incorrect Answer 3": str(10 * i)}
+            for i in range(1, 5)]
+    path = tmp_path / "gpqa_diamond"
+    datasets.DatasetDict({"train": datasets.Dataset.from_list(rows)}).save_to_disk(str(path))
+    return path
+
+
+def test_aime_parquet_and_gpqa_folder_load_through_the_mapping(tmp_path):
+    from svdistill.config import BenchmarkColumns
+
+    aime = load_benchmark(str(aime_parquet(tmp_path)),
+                          columns={"aime": BenchmarkColumns(**AIME_COLUMNS)})
+    assert [i.id for i in aime.items][:2] == ["2026-I-1", "2026-I-2"]
+    assert aime.items[2].question == "What is 3 + 3?" and aime.items[2].target == "6"
+    assert aime.items[0].where.endswith("aime.parquet:row 1")
+    gpqa = load_benchmark(str(gpqa_folder(tmp_path)),
+                          columns={"gpqa_diamond": BenchmarkColumns(**GPQA_COLUMNS)})
+    item = gpqa.items[0]
+    assert gpqa.name == "gpqa_diamond" and item.grader == "choice" and item.id == "rec1"
+    assert item.options == ["2", "3", "1", "10"] and item.target == "A"  # the answer's column
+    assert "A) 2\nB) 3" in item.question
+    assert validate_golds(aime.items + gpqa.items) == {}
+
+
+def test_mapping_errors_name_file_row_column_and_setting(tmp_path):
+    from svdistill.config import BenchmarkColumns
+
+    path = aime_parquet(tmp_path)
+    with pytest.raises(RunError) as exc:
+        load_benchmark(str(path), columns={"aime": BenchmarkColumns(question="Problem")})
+    assert f"{path}:row 1: no column 'Problem' (evaluate.columns.aime.question)" in str(exc.value)
+    assert "'problem'" in str(exc.value)  # the columns the table does have
+    csv_path = tmp_path / "mc.csv"
+    csv_path.write_text('q,right,wrong\n"Pick two",2,3\n"Pick one",,0\n', encoding="utf-8")
+    cols = BenchmarkColumns(question="q", options=["right", "wrong"], answer="right",
+                            default_grader="choice")
+    with pytest.raises(RunError) as exc:
+        load_benchmark(str(csv_path), columns={"mc": cols})
+    assert f"{csv_path}:line 3: field 'right' is missing or empty " \
+        "(evaluate.columns.mc.answer)" in str(exc.value)
+
+
+def test_csv_benchmark_with_a_json_options_column(tmp_path):
+    path = tmp_path / "mc.csv"
+    path.write_text('question,options,target,grader\n"Which is a gas?","[""Neon"", ""Iron""]",'
+                    'Neon,choice\n', encoding="utf-8")
+    (item,) = load_benchmark(str(path)).items
+    assert item.options == ["Neon", "Iron"] and item.target == "A"  # the option's text
+
+
+def test_shuffled_options_follow_the_gold_and_record_the_order():
+    from svdistill.evaluate.benchmarks import shuffle_seed, shuffled
+
+    item = load_benchmark("science-mc@1").items[0]
+    gold_text = item.options[ord(item.target) - ord("A")]
+    orders = set()
+    for i in range(12):
+        view = shuffled(item, shuffle_seed(item.id, i))
+        assert view.options[ord(view.target) - ord("A")] == gold_text  # the letter follows
+        assert view.options == [item.options[j] for j in view.meta["shuffle"]["order"]]
+        assert validate_golds([view]) == {}
+        orders.add(tuple(view.meta["shuffle"]["order"]))
+    assert len(orders) > 3  # the order really changes from sample to sample
+    again = shuffled(item, shuffle_seed(item.id, 5))
+    assert again.question == shuffled(item, shuffle_seed(item.id, 5)).question  # reproducible
+
+
+def test_aime_and_gpqa_like_tables_evaluate_through_the_config(tmp_path):
+    """The whole evaluate phase on both tables, mapping and shuffling given in a YAML config."""
+    import re
+
+    import yaml
+
+    from svdistill.backends.scripted import ScriptedBackend
+    from svdistill.config import load_config
+    from svdistill.evaluate import run_evaluate
+    from svdistill.runfolder import RunFolder
+    from svdistill.store import read_jsonl
+
+    def solver(request) -> str:  # right on every question: adds, and boxes the option's letter
+        text = request.messages[-1][1]
+        a, b = map(int, re.findall(r"What is (\d+) \+ (\d+)", text)[0])
+        letter = re.search(rf"^([A-D])\) {a + b}$", text, re.M)
+        return f"\\boxed{{{letter.group(1) if letter else a + b}}}"
+
+    aime, gpqa = aime_parquet(tmp_path), gpqa_folder(tmp_path)
+    path = tmp_path / "eval.yaml"
+    path.write_text(yaml.safe_dump({
+        "model": {"backend": "scripted"},
+        "evaluate": {"benchmarks": [str(aime), str(gpqa)], "samples": 3,
+                     "bootstrap_resamples": 50, "shuffle_options": True,
+                     "columns": {"aime": AIME_COLUMNS, "gpqa_diamond": GPQA_COLUMNS}}}))
+    config = load_config(path)
+    run = RunFolder(tmp_path / "run")
+    try:
+        result = run_evaluate(config, run, progress=False, backend=ScriptedBackend(default=solver))
+    finally:
+        run.close()
+    assert {n: s["pass_at_1"] for n, s in result["benchmarks"].items()} == {
+        "aime": 1.0, "gpqa_diamond": 1.0}
+    rows = list(read_jsonl(tmp_path / "run" / "eval" / "base" / "gpqa_diamond" / "samples.jsonl"))
+    assert len(rows) == 12 and all(r["correct"] for r in rows)
+    assert all(sorted(r["options_order"]) == [0, 1, 2, 3] for r in rows)
+    assert len({r["target"] for r in rows}) > 1  # the gold letter moved with its option
+    assert len({r["options_seed"] for r in rows}) == 12  # one recorded seed per sample
+    aime_rows = list(read_jsonl(tmp_path / "run" / "eval" / "base" / "aime" / "samples.jsonl"))
+    assert "options_order" not in aime_rows[0]  # nothing to shuffle in a math row

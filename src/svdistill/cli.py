@@ -336,12 +336,35 @@ def run_command(config: ConfigArg, out: OutOpt = None, overrides: Overrides = No
 @app.command()
 @user_errors
 def demo(quick: Annotated[bool, typer.Option("--quick", help="The 5-minute version.")] = False,
+         domain: Annotated[str, typer.Option(
+             "--domain", help="math (arithmetic), science (physics multiple choice) or code "
+             "(HumanEval halves).")] = "math",
          out: OutOpt = None, overrides: Overrides = None, progress: ProgressOpt = True) -> None:
-    """`run` on the embedded model with a packaged config: built-in arithmetic seeds (their
-    answers never reach the method) and a disjoint held-out set."""
-    name = "demo-quick" if quick else "demo"
+    """`run` on the embedded model with a packaged config (configs/demo[-DOMAIN][-quick].yaml):
+    built-in seeds (their answers never reach the method) and a disjoint held-out set."""
+    if domain not in ("math", "science", "code"):
+        raise RunError(f"--domain {domain!r}: expected math, science or code")
+    name = ("demo" if domain == "math" else f"demo-{domain}") + ("-quick" if quick else "")
     cfg = resolve_config(name, overrides)
     _run_loop(cfg, out or Path("runs") / name, progress)
+
+
+@app.command()
+@user_errors
+def export(
+    run: Annotated[Path, typer.Argument(help="Run folder with a trained model.")],
+    gguf: Annotated[bool, typer.Option("--gguf", help="Also write RUN/export/model-QUANT.gguf "
+                                       "with llama.cpp's converter.")] = False,
+    quant: Annotated[str, typer.Option("--quant", help="F16, Q8_0 or Q4_K_M.")] = "Q8_0",
+) -> None:
+    """Write Hugging Face cards beside the trained model and its training set and, with --gguf,
+    the model as GGUF, checked by loading it in llama-cpp-python (svdistill.export)."""
+    from .export import run_export
+
+    summary = run_export(run, gguf=gguf, quant=quant)
+    console.print(summary_table("export", {k: v for k, v in summary.items() if k != "check"}))
+    if "check" in summary:
+        console.print(f"llama-cpp-python loaded it and answered: {summary['check']['reply']!r}")
 
 
 def _ints(text: str, name: str) -> tuple[int, ...]:

@@ -69,7 +69,8 @@ class ModelConfig(Section):
 
 class SeedsConfig(Section):
     path: str | None = Field(
-        None, description="JSONL, Parquet, CSV or a datasets save_to_disk folder; None = built-in."
+        None, description="JSONL, Parquet, CSV or a datasets save_to_disk folder, or a packaged "
+        "set: arithmetic, science, humaneval-seeds; None = arithmetic."
     )
     question_field: str = Field("question", description="Field holding the question text.")
     id_field: str | None = Field(
@@ -233,11 +234,40 @@ class TrainConfig(Section):
         return yaml.safe_load(path.read_text(encoding="utf-8"))["train"]
 
 
+class BenchmarkColumns(Section):
+    """Where one benchmark table keeps each field (`evaluate.columns.NAME`), for files whose
+    column names differ from the defaults."""
+
+    question: str = Field("question", description="Column of the question text.")
+    answer: str | None = Field(
+        None, description="Column of the gold answer; None = 'target', else 'answer'. For choice "
+        "rows: a letter, a 0-based index or the text of one option, or one of the option columns.")
+    options: str | list[str] = Field(
+        "options", description="Choice rows: one column holding a list, or a list of columns "
+        "holding one option each (GPQA: the correct answer and three incorrect ones).")
+    tests: str = Field("tests", description="Code rows: column of the test code.")
+    entry_point: str = Field("entry_point", description="Code rows: column naming the function.")
+    id: str | None = Field("id", description="Column of the row id; None or absent = a hash.")
+    grader: str = Field("grader", description="Column naming each row's grader, if present.")
+    default_grader: Literal["math", "choice", "code", "gym"] = Field(
+        "math", description="Grader of rows without a grader column.")
+
+
 class EvaluateConfig(Section):
     benchmarks: list[str] = Field(
         default_factory=lambda: ["arithmetic"],
-        description="Benchmark files (.jsonl, .parquet) or built-ins: arithmetic, science-mc, "
-        "humaneval, champ, gym:TASK[,key=value...]; NAME@N uses the first N questions.",
+        description="Benchmark tables (.jsonl, .csv, .parquet, a datasets folder) or built-ins: "
+        "arithmetic, science-mc, science-heldout, humaneval, humaneval-heldout, champ, "
+        "gym:TASK[,key=value...]; NAME@N uses the first N questions.",
+    )
+    columns: dict[str, BenchmarkColumns] = Field(
+        default_factory=dict,
+        description="Column mapping per benchmark table, keyed by its name (file stem or folder "
+        "name) or its spec as written, e.g. {aime: {question: problem, answer: answer}}.",
+    )
+    shuffle_options: bool = Field(
+        False, description="Shuffle the options of choice questions per sample (GPQA practice); "
+        "the seed and order are recorded in samples.jsonl and the gold letter follows.",
     )
     limit: int | None = Field(None, ge=1, description="Questions per benchmark without an @N.")
     samples: int = Field(4, ge=1, description="Samples per question for pass@1 / pass@k.")

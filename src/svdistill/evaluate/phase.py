@@ -26,7 +26,7 @@ from ..progress import PhaseProgress
 from ..records import Question
 from ..runfolder import RunFolder
 from ..store import RunError, write_json, write_jsonl
-from .benchmarks import BenchItem, Benchmark, load_benchmark, safe_name
+from .benchmarks import BenchItem, Benchmark, load_benchmark, safe_name, shuffle_seed, shuffled
 from .grading import grade_many, messages_for, validate_golds
 from .overlap import SeedIndex, find_overlaps
 from .passk import bootstrap_ci, pass_at_k
@@ -125,16 +125,30 @@ def _summary_base(config: Config, bench: Benchmark, label: str, spec: str, metho
     }
 
 
+def asked(config: Config, item: BenchItem, index: int) -> BenchItem:
+    """The item as sample `index` asks it: with `evaluate.shuffle_options`, a choice question's
+    options in that sample's seeded order (the gold letter follows), else the item itself."""
+    if not config.evaluate.shuffle_options:
+        return item
+    return shuffled(item, shuffle_seed(item.id, config.evaluate.seed + index))
+
+
+def _shuffle_record(item: BenchItem) -> dict[str, Any]:
+    shuffle = item.meta.get("shuffle")
+    return {"options_seed": shuffle["seed"], "options_order": shuffle["order"],
+            "target": item.target} if shuffle else {}
+
+
 def _single(config: Config, items: list[BenchItem], runner: CallRunner,
             bar: PhaseProgress) -> tuple[list[dict], dict[str, Any]]:
     k = config.evaluate.samples
-    requests = [Request.chat(messages_for(config, item), sampling_params(config, i))
-                for item in items for i in range(k)]
+    views = [asked(config, item, i) for item in items for i in range(k)]
+    requests = [Request.chat(messages_for(config, view), sampling_params(config, j % k))
+                for j, view in enumerate(views)]
     cached_before = runner.stats.cached
     completions = runner.run(requests, progress=bar)
     bar.advance(runner.stats.cached - cached_before)
-    grades = grade_many([item for item in items for _ in range(k)], [c.text for c in completions],
-                        config.evaluate.code_timeout_s)
+    grades = grade_many(views, [c.text for c in completions], config.evaluate.code_timeout_s)
     rows, per_question = [], []
     for qi, item in enumerate(items):
         per_question.append([])
@@ -148,7 +162,8 @@ def _single(config: Config, items: list[BenchItem], runner: CallRunner,
                          "correct": correct, "reason": reason,
                          "finish_reason": completion.finish_reason,
                          "completion_tokens": completion.completion_tokens,
-                         "call_key": runner.key(requests[j]), "response": completion.text})
+                         "call_key": runner.key(requests[j]), **_shuffle_record(views[j]),
+                         "response": completion.text})
     stats = {"samples_per_question": k, "samples": len(rows),
              "correct": sum(r["correct"] is True for r in rows),
              "wrong": sum(r["correct"] is False for r in rows),
@@ -178,6 +193,7 @@ def _uq_ttc(config: Config, items: list[BenchItem], runner: CallRunner,
     from ..verify import Cascade
 
     cascade = Cascade(config.verify, judge_generator)
+    items = [asked(config, it, 0) for it in items]  # one order per question: the cascade's
     questions = [Question(id=it.id, text=it.question, domain=it.grader) for it in items]
     messages = [messages_for(config, it) for it in items]
     outcome = first_accepted(
@@ -202,6 +218,7 @@ def _uq_ttc(config: Config, items: list[BenchItem], runner: CallRunner,
             "correct": grade.correct if ok else None,
             "reason": grade.reason if ok else f"call failed: {chosen.error}",
             "finish_reason": chosen.finish_reason, "call_key": chosen.call_key,
+            **_shuffle_record(item),
             "verdicts": [{"sample_index": c.sample_index, "accepted": v.accepted,
                           "rejected_by": v.rejected_by,
                           "correct": graded[(item.id, c.sample_index)].correct}
@@ -223,7 +240,7 @@ def _uq_ttc(config: Config, items: list[BenchItem], runner: CallRunner,
                                            if r["accepted"]).items())),
         "sampling_calls": outcome.sampling_calls, "judge_calls": judge_calls,
         "model_calls": outcome.sampling_calls + judge_calls,
-        "judge_engine": judge_generator.backend.identity,
+        "judge_engine": judge_runner.backend.identity,
         "verify": config.verify.model_dump(mode="json"),
         "stages": [s.as_dict() for s in cascade.stats],
         "judge_quality": judge_quality([(v.accepted, g.correct)
@@ -244,7 +261,8 @@ def run_evaluate(config: Config, run: RunFolder, model: str = "base", method: st
     if not config.evaluate.benchmarks:
         raise RunError("evaluate.benchmarks is empty: name at least one benchmark")
     label, spec = resolve_model(config, run, model)
-    benches = [load_benchmark(s, config.evaluate.limit) for s in config.evaluate.benchmarks]
+    benches = [load_benchmark(s, config.evaluate.limit, config.evaluate.columns)
+               for s in config.evaluate.benchmarks]
     names = Counter(b.name for b in benches)
     if max(names.values()) > 1:
         raise RunError(f"benchmarks listed twice: {[n for n, c in names.items() if c > 1]}")

@@ -136,6 +136,26 @@ def _same_answer(own: str, candidate: str) -> str:
     return YES if grade.correct else NO
 
 
+_OPTION_LINE = re.compile(r"^([A-Z])\) (.+?)\s*$", re.M)
+
+
+def _as_option(question: str, answer: str) -> str:
+    """On a multiple-choice question (options lettered "A) ..." in its text), the letter an
+    answer stands for: a letter itself, or the option whose text, or leading value ("122.5" for
+    "122.5 J"), it equals. Otherwise the answer unchanged. So a judge that boxes the value and a
+    candidate that boxes the letter are compared option to option."""
+    options = dict(_OPTION_LINE.findall(question))
+    if len(options) < 2:
+        return answer
+    text = answer.strip().strip("()").strip()
+    if len(text) == 1 and text.upper() in options:
+        return text.upper()
+    for letter, option in options.items():
+        if text == option or (option.split() and _same_answer(text, option.split()[0]) == YES):
+            return letter
+    return answer
+
+
 class SolveStage(Stage):
     """Self-consistency: the judge solves the question itself, without seeing the candidate,
     and votes yes when its own final answer is equivalent to the candidate's.
@@ -144,7 +164,8 @@ class SolveStage(Stage):
     the gold in `grade_math`. Vote i samples with seed `verify.seed + i` and its prompt holds the
     question only, so the n candidates of a question share the same v solutions: the call store
     pays for them once per question, not once per candidate. Either final answer missing (no
-    \\boxed{} or "the answer is"), or one the grader cannot read: the vote is undecided.
+    \\boxed{} or "the answer is"), or one the grader cannot read: the vote is undecided. On a
+    multiple-choice question both answers are first read as option letters (`_as_option`).
     """
 
     name = "solve"
@@ -165,7 +186,8 @@ class SolveStage(Stage):
         own = extract_final_answer(split_thinking(reply.text)[1])
         if own is None:
             return UNDECIDED
-        return _same_answer(own, theirs)
+        question = item.question.text
+        return _same_answer(_as_option(question, own), _as_option(question, theirs))
 
 
 # "a op b op c = d" with plain or LaTeX operators; the left side must start a term (no digit,
