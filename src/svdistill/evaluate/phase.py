@@ -189,10 +189,10 @@ def judge_quality(pairs: list[tuple[bool, bool | None]]) -> dict[str, Any]:
 
 
 def _uq_ttc(config: Config, items: list[BenchItem], runner: CallRunner,
-            judge_generator: CallRunner, bar: PhaseProgress) -> tuple[list[dict], dict[str, Any]]:
+            judge_runner: CallRunner, bar: PhaseProgress) -> tuple[list[dict], dict[str, Any]]:
     from ..verify import Cascade
 
-    cascade = Cascade(config.verify, judge_generator)
+    cascade = Cascade(config.verify, judge_runner)
     items = [asked(config, it, 0) for it in items]  # one order per question: the cascade's
     questions = [Question(id=it.id, text=it.question, domain=it.grader) for it in items]
     messages = [messages_for(config, it) for it in items]
