@@ -177,7 +177,7 @@ def _uq_ttc(config: Config, items: list[BenchItem], generator: Generator,
             judge_generator: Generator, bar: PhaseProgress) -> tuple[list[dict], dict[str, Any]]:
     from ..verify import Cascade
 
-    cascade = Cascade(config.verify, judge_generator)
+    cascade = Cascade(config.verify, judge_generator, max_tokens=config.judge_max_tokens)
     questions = [Question(id=it.id, text=it.question, domain=it.grader) for it in items]
     messages = [messages_for(config, it) for it in items]
     outcome = first_accepted(

@@ -17,11 +17,11 @@ import re
 from collections.abc import Generator
 
 from ..backends.base import Completion, Request, SamplingParams
-from ..config import VerifyConfig
+from ..config import SampleConfig, VerifyConfig
 from ..records import Candidate, Question
 from ..store import RunError
 from ..thinking import split_thinking
-from .parse import ERROR, NO, UNDECIDED, YES, parse_verdict
+from .parse import ERROR, NO, TRUNCATED, UNDECIDED, YES, parse_verdict
 from .prompts import Template, load_templates
 from .untrusted import injection_reason, neutralize
 
@@ -53,15 +53,22 @@ class Item:
         return self._question
 
 
-def reply_verdict(completion: Completion) -> str:
-    return ERROR if not completion.ok else parse_verdict(completion.text)
+def reply_verdict(completion: Completion, *untrusted: str) -> str:
+    """The vote one judge reply casts; `untrusted`: the candidate-derived texts its prompt held.
+    A reply cut off at max_tokens is "truncated", never read: it may stop mid-sentence while
+    restating the instructions ("end with [[Y]] if ...")."""
+    if not completion.ok:
+        return ERROR
+    if completion.finish_reason == "length":
+        return TRUNCATED
+    return parse_verdict(completion.text, untrusted)
 
 
 class Sampler:
     """Builds the request for vote i: one user message, judge sampling, seed `verify.seed + i`."""
 
-    def __init__(self, cfg: VerifyConfig, max_tokens: int | None = None):
-        tokens = max_tokens or cfg.max_tokens
+    def __init__(self, cfg: VerifyConfig, max_tokens: int):
+        tokens = max_tokens
         self._params = [
             SamplingParams(cfg.temperature, cfg.top_p, cfg.top_k, tokens, cfg.seed + i)
             for i in range(cfg.votes)
@@ -92,7 +99,7 @@ class PromptJudge(Stage):
     def vote(self, item: Item, index: int) -> VoteSteps:
         prompt = self.template.render(question=item.question_text, answer=item.answer)
         reply = yield self.sampler.request(prompt, index)
-        return reply_verdict(reply)
+        return reply_verdict(reply, item.answer)
 
 
 class AlternatingJudge(Stage):
@@ -115,7 +122,7 @@ class AlternatingJudge(Stage):
         template = self.templates[index % 2]
         prompt = template.render(question=item.question_text, answer=item.answer)
         reply = yield self.sampler.request(prompt, index)
-        return reply_verdict(reply)
+        return reply_verdict(reply, item.answer)
 
 
 def _same_answer(own: str, candidate: str) -> str:
@@ -156,6 +163,8 @@ class SolveStage(Stage):
         reply = yield self.sampler.request(self.template.render(question=item.question_text), index)
         if not reply.ok:
             return ERROR
+        if reply.finish_reason == "length":
+            return TRUNCATED
         own = extract_final_answer(split_thinking(reply.text)[1])
         if own is None:
             return UNDECIDED
@@ -256,14 +265,17 @@ class CycleStage(Stage):
         )
         if not inferred.ok:
             return ERROR
+        if inferred.finish_reason == "length":
+            return TRUNCATED  # a cut-off inferred question (or thinking) is no basis for a vote
         text = split_thinking(inferred.text)[1]
         if not text:
             return UNDECIDED  # nothing to compare: no call is spent on it
         # The inferred question was written from untrusted text, so it is untrusted too.
+        inferred_text = neutralize(text)
         reply = yield self.sampler.request(
-            self.compare.render(question=item.question_text, inferred=neutralize(text)), index
+            self.compare.render(question=item.question_text, inferred=inferred_text), index
         )
-        return reply_verdict(reply)
+        return reply_verdict(reply, inferred_text)
 
 
 class RulesStage:
@@ -298,8 +310,16 @@ STAGE_NAMES = (
 )
 
 
-def build_stages(cfg: VerifyConfig) -> list[Stage | RulesStage]:
-    """The stages `cfg.stages` names, in that order."""
+def judge_budget(cfg: VerifyConfig, max_tokens: int | None = None) -> int:
+    """`max_tokens` (Config.judge_max_tokens) when given, else verify.max_tokens, else the
+    sampling default: for callers that hold a VerifyConfig alone."""
+    return max_tokens or cfg.max_tokens or SampleConfig.model_fields["max_tokens"].default
+
+
+def build_stages(cfg: VerifyConfig, max_tokens: int | None = None) -> list[Stage | RulesStage]:
+    """The stages `cfg.stages` names, in that order; the judge replies up to `max_tokens`
+    (Config.judge_max_tokens; default: verify.max_tokens, else the sampling default)."""
+    max_tokens = judge_budget(cfg, max_tokens)
     unknown = [s for s in cfg.stages if s not in STAGE_NAMES]
     if unknown:
         raise RunError(
@@ -308,7 +328,7 @@ def build_stages(cfg: VerifyConfig) -> list[Stage | RulesStage]:
     if len(set(cfg.stages)) != len(cfg.stages):
         raise RunError(f"verify.stages: a stage is listed twice in {cfg.stages}")
     templates = load_templates(cfg.prompts, solver="solve" in cfg.stages)
-    sampler = Sampler(cfg)
+    sampler = Sampler(cfg, max_tokens)
     stages: list[Stage | RulesStage] = []
     for name in cfg.stages:
         if name == "rules":
@@ -320,7 +340,8 @@ def build_stages(cfg: VerifyConfig) -> list[Stage | RulesStage]:
                 )
             )
         elif name == "solve":
-            stages.append(SolveStage(templates["solve"], Sampler(cfg, cfg.solve_max_tokens)))
+            solve_budget = cfg.solve_max_tokens or max_tokens
+            stages.append(SolveStage(templates["solve"], Sampler(cfg, solve_budget)))
         elif name == "claims":
             stages.append(ClaimsStage(templates["claim"], sampler, cfg.claims_max))
         elif name == "single_alt":
