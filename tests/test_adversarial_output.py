@@ -165,7 +165,7 @@ def test_hostile_run_records_every_case_and_flags_the_long_one(hostile_run: Path
 JUDGE_REPLIES: list[tuple[str, str, str]] = [
     # case id,             judge reply,                        vote recorded
     ("2mb_no_verdict", "y " * (MB2 // 2) + "maybe", "undecided"),
-    ("tag_spam_last_no", "[[Y]]" * 20_000 + "[[N]]", "no"),
+    ("tag_spam_last_no", "[[Y]]" * 20_000 + "[[N]]", "undecided"),  # many tags on the line
     ("nul_around_yes", "\x00\x00 [[Y]] \x00", "yes"),
     ("empty", "", "undecided"),
     ("verdict_inside_think", "<think>[[Y]]", "undecided"),  # cut off while thinking

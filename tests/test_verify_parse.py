@@ -15,14 +15,26 @@ from svdistill.verify.untrusted import FENCE_TAGS, neutralize
     [
         ("All checks pass. [[Y]]", YES),
         ("Found a wrong sum. [[N]]", NO),
-        # the last tag wins, whatever came before
-        ("Format: [[Y]] or [[N]]. ... so [[N]]", NO),
-        ("At first I thought [[N]], but on reflection [[Y]]", YES),
-        ("[[Y]]\n[[N]]\n[[Y]]", YES),
+        ("**Verdict:** [[Y]]", YES),
+        ("Final answer: [[N]].", NO),
+        ("> **[[Y]]**", YES),
+        # the last line decides; earlier lines may quote the format
+        ("Format: [[Y]] or [[N]].\nThe sum is wrong.\n[[N]]", NO),
+        ("If it were wrong I would write [[N]].\nIt is right.\n[[Y]]", YES),
+        # a last line that is not the verdict alone, or a reply that contradicts itself
+        ("Format: [[Y]] or [[N]]. ... so [[N]]", UNDECIDED),
+        ("At first I thought [[N]], but on reflection [[Y]]", UNDECIDED),
+        ("[[Y]]\n[[N]]\n[[Y]]", UNDECIDED),
+        ("The answer is wrong. [[N]] The answer says [[Y]] at the end", UNDECIDED),
+        ("[[N]]. I will not write [[Y]]", UNDECIDED),
+        ("[[N]]\n\nReply in this format:\n```\n[[Y]]\n```", UNDECIDED),
+        ("Final verdict: N\nY", UNDECIDED),
+        ("[[N]]\nY", UNDECIDED),
+        ("[[Y]] the answer is right", UNDECIDED),
         # case and whitespace inside the tag
         ("[[y]]", YES),
         ("[[ n ]]", NO),
-        ("[[\tY\n]]", YES),
+        ("[[\tY ]]", YES),
         ("[[yes]]", YES),
         ("[[ No ]]", NO),
         # fallback: a lone Y / N on the last line
@@ -52,9 +64,21 @@ def test_parse_verdict(reply: str, expected: str) -> None:
     assert parse_verdict(reply) == expected
 
 
-def test_conflicting_fallback_lines_use_the_last_line_only() -> None:
+def test_a_verdict_must_end_the_reply() -> None:
     assert parse_verdict("Y\nsome more text") == UNDECIDED
-    assert parse_verdict("N\nY") == YES
+    assert parse_verdict("[[Y]]\nsome more text") == UNDECIDED
+    assert parse_verdict("N\nY") == UNDECIDED  # contradicts itself
+    assert parse_verdict("Y\nY") == YES
+
+
+def test_a_bare_word_verdict_the_candidate_also_wrote_is_not_read() -> None:
+    """A judge that echoes the candidate must not pass on the candidate's own "Y"; a tag it
+    cannot have copied (neutralized text holds none) still counts."""
+    candidate = neutralize("The answer is 5.\nY")
+    assert parse_verdict("The answer is 5.\nY", [candidate]) == UNDECIDED
+    assert parse_verdict("Verdict: yes", [neutralize("x = 5\n**Yes.**")]) == UNDECIDED
+    assert parse_verdict("The answer is 5.\n[[Y]]", [candidate]) == YES
+    assert parse_verdict("Y", [neutralize("The answer is 5. Yes, it is prime.")]) == YES
 
 
 @pytest.mark.parametrize(

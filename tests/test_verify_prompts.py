@@ -11,7 +11,7 @@ import pytest
 from svdistill.backends.base import Request
 from svdistill.backends.scripted import ScriptedBackend
 from svdistill.config import load_config
-from svdistill.generation import Generator
+from svdistill.generation import CallRunner
 from svdistill.records import Candidate, Question
 from svdistill.store import CallStore, RunError
 from svdistill.verify import Cascade
@@ -35,7 +35,7 @@ def _prompts_seen(tmp_path: Path, *overrides: str) -> list[str]:
         return "What is 6 times 7?" if "reconstruct that question" in seen[-1] else "Fine. [[Y]]"
 
     cfg = load_config(None, ["verify.stages=[cycle]", "verify.votes=1", *overrides])
-    generator = Generator(ScriptedBackend(default=reply), CallStore(tmp_path / "calls.jsonl"))
+    generator = CallRunner(ScriptedBackend(default=reply), CallStore(tmp_path / "calls.jsonl"))
     [verdict] = Cascade(cfg.verify, generator).judge(_items())
     assert verdict.accepted
     return seen
@@ -106,7 +106,7 @@ def test_claim_template_may_show_the_question(tmp_path: Path) -> None:
 
     cfg = load_config(None, ["verify.stages=[claims]", "verify.votes=1",
                              f"verify.prompts={{claim: {file}}}"])
-    generator = Generator(ScriptedBackend(default=reply), CallStore(tmp_path / "calls.jsonl"))
+    generator = CallRunner(ScriptedBackend(default=reply), CallStore(tmp_path / "calls.jsonl"))
     [verdict] = Cascade(cfg.verify, generator).judge(_items())
     assert verdict.accepted
     assert seen == [f"While solving {QUESTION}: is 6 * 7 = 42 true? [[Y]] [[N]]"]

@@ -123,12 +123,19 @@ class VerifyConfig(Section):
     temperature: float = Field(0.6, ge=0, description="Sampling temperature of the judge's votes.")
     top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling threshold of the votes.")
     top_k: int = Field(50, ge=0, description="Top-k of the votes; 0 disables it.")
-    max_tokens: int = Field(256, ge=1, description="Longest judge reply.")
+    max_tokens: int | None = Field(
+        None,
+        ge=1,
+        description="Longest judge reply; None = sample.max_tokens, so a thinking judge gets "
+        "the budget its own sampling had. A reply cut off here is counted as truncated, not as "
+        "a vote.",
+    )
     seed: int = Field(1000, description="Vote i of a stage uses seed + i, in both modes.")
     solve_max_tokens: int | None = Field(
         None,
         ge=1,
-        description="Token budget of the solve stage's own solution; None = max_tokens. Give it "
+        description="Token budget of the solve stage's own solution; None = the judge's budget "
+        "(verify.max_tokens, else sample.max_tokens). Give it "
         "what sampling had (sample.max_tokens): a cut-off solution has no final answer.",
     )
     claims_max: int = Field(
@@ -310,6 +317,12 @@ class Config(Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
     run: RunConfig = Field(default_factory=RunConfig)
+
+    @property
+    def judge_max_tokens(self) -> int:
+        """The judge's token budget, resolved here only: verify.max_tokens when set, else
+        sample.max_tokens (a thinking judge cut off inside <think> casts no vote)."""
+        return self.verify.max_tokens or self.sample.max_tokens
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:

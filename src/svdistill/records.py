@@ -53,7 +53,8 @@ class Candidate:
 
 @dataclass
 class Vote:
-    """One judge sample: the parsed verdict ("yes", "no", "undecided") and the stored call."""
+    """One judge sample: the parsed verdict ("yes", "no", "undecided", "truncated": the reply
+    hit max_tokens and was not read, "error": the call failed) and the stored call."""
 
     verdict: str
     call_key: str
@@ -66,7 +67,7 @@ class StageResult:
     passed: bool
     votes: list[Vote] = field(default_factory=list)
     reason: str = ""
-    outcome: str = ""  # "yes" (passed), "no", "undecided", "error" or "rule" (rules stage)
+    outcome: str = ""  # "yes" (passed), "no", "undecided", "truncated", "error" or "rule"
 
 
 @dataclass

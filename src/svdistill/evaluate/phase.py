@@ -192,7 +192,7 @@ def _uq_ttc(config: Config, items: list[BenchItem], runner: CallRunner,
             judge_runner: CallRunner, bar: PhaseProgress) -> tuple[list[dict], dict[str, Any]]:
     from ..verify import Cascade
 
-    cascade = Cascade(config.verify, judge_runner)
+    cascade = Cascade(config.verify, judge_runner, max_tokens=config.judge_max_tokens)
     items = [asked(config, it, 0) for it in items]  # one order per question: the cascade's
     questions = [Question(id=it.id, text=it.question, domain=it.grader) for it in items]
     messages = [messages_for(config, it) for it in items]

@@ -25,8 +25,8 @@ from ..config import VerifyConfig
 from ..generation import CallRunner
 from ..progress import PhaseProgress
 from ..records import Candidate, Question, StageResult, Verdict, Vote
-from .parse import ERROR, YES
-from .stages import Item, RulesStage, Stage, VoteSteps, build_stages
+from .parse import ERROR, TRUNCATED, UNDECIDED, YES
+from .stages import Item, RulesStage, Stage, VoteSteps, build_stages, judge_budget
 
 
 def decide(verdicts: Sequence[str | None], votes: int, need: int) -> tuple[bool, int] | None:
@@ -56,6 +56,9 @@ class StageStats:
     passed: int = 0
     rejected: int = 0  # a "no" settled it (or, for rules, any rule)
     undecided: int = 0  # an unparseable reply settled it
+    truncated: int = 0  # a judge reply cut off at max_tokens settled it (not a vote)
+    votes: int = 0  # votes cast, whatever they said
+    truncated_votes: int = 0  # of those, replies cut off at max_tokens
     errors: int = 0  # a failed judge call settled it: a rerun retries
     calls: int = 0
     paid: int = 0
@@ -116,10 +119,17 @@ class Cascade:
     flight at once (memory and batch size); decisions do not depend on it.
     """
 
-    def __init__(self, cfg: VerifyConfig, runner: CallRunner, window: int = 2048):
+    def __init__(
+        self,
+        cfg: VerifyConfig,
+        runner: CallRunner,
+        window: int = 2048,
+        max_tokens: int | None = None,
+    ):
         self.cfg = cfg
         self.runner = runner
-        self.stages = build_stages(cfg)
+        self.stages = build_stages(cfg, max_tokens)
+        self.max_tokens = judge_budget(cfg, max_tokens)
         self.stats = [StageStats(s.name) for s in self.stages]
         self.votes = cfg.votes
         self.need = cfg.votes if cfg.decision == "unanimous" else cfg.votes // 2 + 1
@@ -211,6 +221,9 @@ class Cascade:
         except StopIteration as stop:
             verdict = stop.value
             track.verdicts[vote.index] = verdict  # type: ignore[index]
+            stats = self.stats[track.stage]
+            stats.votes += 1
+            stats.truncated_votes += verdict == TRUNCATED
             keys = vote.keys
             track.votes[vote.index] = Vote(verdict, keys[-1] if keys else "", keys[:-1])
             return True
@@ -285,12 +298,16 @@ class Cascade:
             stats.errors += 1
         elif outcome == YES or outcome == "no":
             stats.rejected += 1  # under majority a "yes" can be the last vote of a lost stage
+        elif outcome == TRUNCATED:
+            stats.truncated += 1
         else:
             stats.undecided += 1
         if self.need == self.votes:
-            reason = {"no": f"vote {at} said no", ERROR: f"vote {at}: judge call failed"}.get(
-                outcome, f"vote {at} undecided"
-            )
+            reason = {
+                "no": f"vote {at} said no",
+                ERROR: f"vote {at}: judge call failed",
+                TRUNCATED: f"vote {at}: judge reply cut off at verify.max_tokens",
+            }.get(outcome, f"vote {at} {UNDECIDED}")
         else:
             yes = sum(v == YES for v in verdicts[: at + 1])
             reason = f"no majority: {yes} yes of the first {at + 1} votes, {self.need} needed"

@@ -43,6 +43,26 @@ class VerifySummary:
     wall_s: float = 0.0
 
     @property
+    def truncated_votes(self) -> int:
+        """Judge replies cut off at the token budget, over all stages: none of them was a vote."""
+        return sum(s.truncated_votes for s in self.stages)
+
+    def truncation_warning(self) -> str | None:
+        """What to tell the user when any judge reply was cut off, or None."""
+        if not self.truncated_votes:
+            return None
+        budget = self.settings.get("max_tokens")
+        worst = ", ".join(
+            f"{s.name} {s.truncated_votes} of {s.votes}" for s in self.stages if s.truncated_votes
+        )
+        return (
+            f"WARNING: {self.truncated_votes} judge replies were cut off at max_tokens={budget} "
+            f"and counted as truncated, not as votes ({worst}); candidates they settled were "
+            "rejected. Raise verify.max_tokens (a thinking judge needs what sampling had) and "
+            "rerun verify: paid calls are kept."
+        )
+
+    @property
     def errors(self) -> int:
         """Candidates rejected because a judge call failed: a rerun retries just those calls."""
         return sum(s.errors for s in self.stages)
@@ -62,6 +82,8 @@ class VerifySummary:
             "cached_calls": self.calls.cached,
             "failed_calls": self.calls.errors,
             "judge_errors": self.errors,
+            "judge_truncated": self.truncated_votes > 0,
+            "judge_truncated_votes": self.truncated_votes,
             "quality": self.quality,
             "stages": [s.as_dict() for s in self.stages],
             "settings": self.settings,
@@ -184,7 +206,7 @@ def run_verify(
     items = iter_items(run)
     total = _count_rows(run.file("candidates.jsonl"))
     runner = CallRunner(backend, run.calls)
-    cascade = Cascade(config.verify, runner)
+    cascade = Cascade(config.verify, runner, max_tokens=config.judge_max_tokens)
     names = [s.name for s in cascade.stages]
     with ExitStack() as files, PhaseProgress("verifying", total, enabled=progress) as bar:
         out = _Outputs(run, names, files)
@@ -207,8 +229,13 @@ def run_verify(
             "mode": v.mode,
             "cycle_variant": v.cycle_variant,
             "seed": v.seed,
+            "max_tokens": cascade.max_tokens,
         },
         wall_s=time.perf_counter() - started,
     )
     write_json(run.file("verify_stats.json"), summary.as_dict())
+    if warning := summary.truncation_warning():
+        from rich.console import Console
+
+        Console(stderr=True).print(f"[bold red]{warning}[/]", highlight=False)
     return summary

@@ -17,12 +17,12 @@ import re
 from collections.abc import Generator
 
 from ..backends.base import Completion, Request, SamplingParams
-from ..config import VerifyConfig
+from ..config import SampleConfig, VerifyConfig
 from ..records import Candidate, Question
 from ..registry import STAGES
 from ..store import RunError
 from ..thinking import split_thinking
-from .parse import ERROR, NO, UNDECIDED, YES, parse_verdict
+from .parse import ERROR, NO, TRUNCATED, UNDECIDED, YES, parse_verdict
 from .prompts import Template, load_templates
 from .untrusted import injection_reason, neutralize
 
@@ -59,15 +59,22 @@ class Item:
         return {"question": self.question_text, "answer": self.answer, **more}
 
 
-def reply_verdict(completion: Completion) -> str:
-    return ERROR if not completion.ok else parse_verdict(completion.text)
+def reply_verdict(completion: Completion, *untrusted: str) -> str:
+    """The vote one judge reply casts; `untrusted`: the candidate-derived texts its prompt held.
+    A reply cut off at max_tokens is "truncated", never read: it may stop mid-sentence while
+    restating the instructions ("end with [[Y]] if ...")."""
+    if not completion.ok:
+        return ERROR
+    if completion.finish_reason == "length":
+        return TRUNCATED
+    return parse_verdict(completion.text, untrusted)
 
 
 class VoteRequests:
     """Builds the request for vote i: one user message, judge sampling, seed `verify.seed + i`."""
 
-    def __init__(self, cfg: VerifyConfig, max_tokens: int | None = None):
-        tokens = max_tokens or cfg.max_tokens
+    def __init__(self, cfg: VerifyConfig, max_tokens: int):
+        tokens = self.max_tokens = max_tokens
         self._params = [
             SamplingParams(cfg.temperature, cfg.top_p, cfg.top_k, tokens, cfg.seed + i)
             for i in range(cfg.votes)
@@ -98,7 +105,7 @@ class PromptJudge(Stage):
     def vote(self, item: Item, index: int) -> VoteSteps:
         prompt = self.template.render(**item.fields())
         reply = yield self.sampler.request(prompt, index)
-        return reply_verdict(reply)
+        return reply_verdict(reply, item.answer)
 
 
 class AlternatingJudge(Stage):
@@ -121,7 +128,7 @@ class AlternatingJudge(Stage):
         template = self.templates[index % 2]
         prompt = template.render(**item.fields())
         reply = yield self.sampler.request(prompt, index)
-        return reply_verdict(reply)
+        return reply_verdict(reply, item.answer)
 
 
 def _same_answer(own: str, candidate: str) -> str:
@@ -183,6 +190,8 @@ class SolveStage(Stage):
         reply = yield self.sampler.request(self.template.render(question=item.question_text), index)
         if not reply.ok:
             return ERROR
+        if reply.finish_reason == "length":
+            return TRUNCATED
         own = extract_final_answer(split_thinking(reply.text)[1])
         if own is None:
             return UNDECIDED
@@ -287,14 +296,17 @@ class CycleStage(Stage):
         )
         if not inferred.ok:
             return ERROR
+        if inferred.finish_reason == "length":
+            return TRUNCATED  # a cut-off inferred question (or thinking) is no basis for a vote
         text = split_thinking(inferred.text)[1]
         if not text:
             return UNDECIDED  # nothing to compare: no call is spent on it
         # The inferred question was written from untrusted text, so it is untrusted too.
+        inferred_text = neutralize(text)
         reply = yield self.sampler.request(
-            self.compare.render(**item.fields(inferred=neutralize(text))), index
+            self.compare.render(**item.fields(inferred=inferred_text)), index
         )
-        return reply_verdict(reply)
+        return reply_verdict(reply, inferred_text)
 
 
 class RulesStage:
@@ -338,7 +350,8 @@ def build_prompt_judge(name: str, cfg: VerifyConfig, templates: dict, requests: 
 
 
 def build_solve(name: str, cfg: VerifyConfig, templates: dict, requests: VoteRequests) -> Stage:
-    return SolveStage(templates["solve"], VoteRequests(cfg, cfg.solve_max_tokens))
+    budget = cfg.solve_max_tokens or requests.max_tokens
+    return SolveStage(templates["solve"], VoteRequests(cfg, budget))
 
 
 def build_claims(name: str, cfg: VerifyConfig, templates: dict, requests: VoteRequests) -> Stage:
@@ -351,12 +364,19 @@ def build_alternating(name: str, cfg: VerifyConfig, templates: dict, requests: V
                             templates["single_alt_no_last"], requests)
 
 
-def build_stages(cfg: VerifyConfig) -> list[Stage | RulesStage]:
-    """The stages `cfg.stages` names, in that order."""
+def judge_budget(cfg: VerifyConfig, max_tokens: int | None = None) -> int:
+    """`max_tokens` (Config.judge_max_tokens) when given, else verify.max_tokens, else the
+    sampling default: for callers that hold a VerifyConfig alone."""
+    return max_tokens or cfg.max_tokens or SampleConfig.model_fields["max_tokens"].default
+
+
+def build_stages(cfg: VerifyConfig, max_tokens: int | None = None) -> list[Stage | RulesStage]:
+    """The stages `cfg.stages` names, in that order; the judge replies up to `max_tokens`
+    (Config.judge_max_tokens; default: verify.max_tokens, else the sampling default)."""
     if problem := STAGES.unknown(cfg.stages):
         raise RunError(f"verify.stages: {problem}")
     if len(set(cfg.stages)) != len(cfg.stages):
         raise RunError(f"verify.stages: a stage is listed twice in {cfg.stages}")
     templates = load_templates(cfg.prompts, solver="solve" in cfg.stages)
-    requests = VoteRequests(cfg)
+    requests = VoteRequests(cfg, judge_budget(cfg, max_tokens))
     return [STAGES.load(name)(name, cfg, templates, requests) for name in cfg.stages]
