@@ -99,3 +99,21 @@ def test_yaml_aliases_within_reason_still_work(tmp_path):
     (tmp_path / "loop.yaml").write_text("evaluate:\n  benchmarks: &b [*b]\n")
     with pytest.raises(RunError, match="an alias refers to a value that holds it"):
         load_config(tmp_path / "loop.yaml")
+
+
+@pytest.mark.parametrize("line, message", [
+    ("evaluate:\n  code_timeout_s: .inf", "evaluate.code_timeout_s: Input should be a finite"),
+    ("evaluate:\n  code_timeout_s: 1.0e+300", "evaluate.code_timeout_s: Input should be less than"),
+    ("sample:\n  n: 100000000", "sample.n: Input should be less than or equal to 1024"),
+    ("verify:\n  temperature: .nan", "verify.temperature: Input should be a finite number"),
+    ("model:\n  timeout_s: 1.0e+12", "model.timeout_s: Input should be less than"),
+    ("train:\n  seed: 100000000000000000000", "train.seed: Input should be less than"),
+])
+def test_absurd_numbers_are_errors_naming_file_and_line(tmp_path, line, message):
+    """Before: inf and 1e300 timeouts, n=10**8 and huge seeds were accepted, and failed later
+    with an OverflowError or MemoryError traceback (or set every code row aside)."""
+    path = tmp_path / "c.yaml"
+    path.write_text(line + "\n")
+    with pytest.raises(RunError) as info:
+        load_config(path)
+    assert message in str(info.value) and "c.yaml line 2" in str(info.value)

@@ -91,3 +91,27 @@ def test_missing_file_and_unknown_format(tmp_path):
         load_seeds(SeedsConfig(path=str(tmp_path / "none.jsonl")))
     with pytest.raises(SeedError, match="unknown seed format"):
         load_seeds(SeedsConfig(path=str(write(tmp_path / "s.txt", "hi"))))
+
+
+@pytest.mark.parametrize("second, why", [
+    ('{"id": "a", "question": "What is 3+3?"}', ""),
+    ('{"id": "1", "question": "What is 3+3?"}', "the number 1 and the text '1' are the same id"),
+])
+def test_one_id_for_two_questions_names_both_lines(tmp_path, second, why):
+    """Before: the second question was dropped, with only a counter in sample_stats.json."""
+    first = '{"id": "a", "question": "What is 2+2?"}' if '"a"' in second else \
+        '{"id": 1, "question": "What is 2+2?"}'
+    path = write(tmp_path / "s.jsonl", f'{first}\n{{"question": "x?"}}\n{second}\n')
+    with pytest.raises(SeedError) as info:
+        load_seeds(SeedsConfig(path=str(path)))
+    message = str(info.value)
+    assert "s.jsonl:line 3: id" in message and "different question at" in message
+    assert "s.jsonl:line 1" in message and why in message
+
+
+def test_same_id_same_question_is_kept_once(tmp_path):
+    row = '{"id": "a", "question": "What is 2+2?"}\n'
+    path = write(tmp_path / "s.jsonl", row + '{"question": "What is 3+3?"}\n' + row)
+    questions, report = load_seeds(SeedsConfig(path=str(path)))
+    assert [q.id for q in questions][0] == "a" and len(questions) == 2
+    assert report.duplicates == 1

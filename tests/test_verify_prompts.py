@@ -78,7 +78,7 @@ def test_latex_and_code_braces_are_not_placeholders(tmp_path: Path) -> None:
 
 def test_a_field_the_stage_cannot_fill_is_an_error(tmp_path: Path) -> None:
     inferred = _write(tmp_path, "f.txt", "{question} {answer} {inferred} [[Y]] [[N]]")
-    with pytest.raises(RunError, match=r"'factual': \{inferred\} is not available here"):
+    with pytest.raises(RunError, match=r"'factual' \{inferred\} is not available here"):
         load_templates({"factual": inferred})
     # Fields withheld on purpose say why.
     leak = _write(tmp_path, "i.txt", "Question: {question}. Answer: {answer}. Guess the question.")

@@ -24,9 +24,17 @@ from pydantic import (
 from .registry import CURATE_POLICIES, STAGES
 from .store import RunError
 
+#: Bounds no real run reaches, so an absurd value (`sample.n=10**8`, a timeout of 1e300) is an
+#: error naming the key when the config loads, not a MemoryError or OverflowError once the model
+#: is loaded. Floats must also be finite: NaN and inf are refused everywhere.
+MAX_COUNT = 1024  # candidates, votes or samples per question; engine batches; rounds
+MAX_TOKENS = 1 << 20  # tokens in one reply or one context
+MAX_SECONDS = 86_400.0  # one day, for any timeout
+MAX_SEED = 2**31 - 1 - MAX_COUNT  # so seed + i (i < MAX_COUNT) fits every engine's 32-bit seed
+
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class ModelConfig(Section):
@@ -35,16 +43,23 @@ class ModelConfig(Section):
         description="Engine and model: embedded, tiny, scripted, openai:URL#MODEL, "
         "llamacpp:PATH.gguf, hf:PATH_OR_FOLDER[#file.gguf], vllm:MODEL.",
     )
-    batch_size: int = Field(16, ge=1, description="Requests per engine batch (in-process engines).")
-    concurrency: int = Field(16, ge=1, description="Requests in flight at once (openai backend).")
-    timeout_s: float = Field(600.0, gt=0, description="Per-request timeout (openai backend).")
-    max_retries: int = Field(4, ge=0, description="Retries on 5xx, timeouts, connection errors.")
+    batch_size: int = Field(16, ge=1, le=MAX_COUNT,
+                            description="Requests per engine batch (in-process engines).")
+    concurrency: int = Field(16, ge=1, le=MAX_COUNT,
+                             description="Requests in flight at once (openai backend).")
+    timeout_s: float = Field(600.0, gt=0, le=MAX_SECONDS,
+                             description="Per-request timeout (openai backend).")
+    max_retries: int = Field(4, ge=0, le=100,
+                             description="Retries on 5xx, timeouts, connection errors.")
     dtype: Literal["auto", "bfloat16", "float32", "float16"] = Field(
         "auto", description="Weights dtype for the hf engine; auto is bfloat16 on CPU."
     )
-    n_ctx: int = Field(4096, ge=256, description="Context length (llama.cpp engine).")
-    n_threads: int | None = Field(None, description="CPU threads; default: all cores.")
-    tensor_parallel_size: int = Field(1, ge=1, description="GPUs per model (vllm engine).")
+    n_ctx: int = Field(4096, ge=256, le=MAX_TOKENS,
+                       description="Context length (llama.cpp engine).")
+    n_threads: int | None = Field(None, le=MAX_COUNT,
+                                  description="CPU threads; default: all cores.")
+    tensor_parallel_size: int = Field(1, ge=1, le=MAX_COUNT,
+                                      description="GPUs per model (vllm engine).")
     system_prompt: str = Field(
         "You are a careful problem solver. Think step by step, then give the final answer.",
         description="System prompt used for sampling (and kept in the training examples).",
@@ -88,12 +103,14 @@ class SeedsConfig(Section):
 
 
 class SampleConfig(Section):
-    n: int = Field(4, ge=1, description="Candidates per question (paper: 8).")
-    temperature: float = Field(0.7, ge=0, description="Sampling temperature (paper: 0.7).")
+    n: int = Field(4, ge=1, le=MAX_COUNT, description="Candidates per question (paper: 8).")
+    temperature: float = Field(0.7, ge=0, le=100, description="Sampling temperature (paper: 0.7).")
     top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling threshold.")
-    top_k: int = Field(50, ge=0, description="0 disables top-k; 50 keeps CPU sampling fast.")
-    max_tokens: int = Field(384, ge=1, description="Longest reply; a longer one is truncated.")
-    seed: int = Field(0, description="Sample i of a question uses seed + i.")
+    top_k: int = Field(50, ge=0, le=MAX_TOKENS,
+                       description="0 disables top-k; 50 keeps CPU sampling fast.")
+    max_tokens: int = Field(384, ge=1, le=MAX_TOKENS,
+                            description="Longest reply; a longer one is truncated.")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Sample i of a question uses seed + i.")
 
 
 class VerifyConfig(Section):
@@ -104,7 +121,8 @@ class VerifyConfig(Section):
         "the one-question judge of the ablation), and the opt-in solve, claims, single_alt "
         "(for tiny judges; docs/judge_signal.md). A candidate failing a stage skips the rest.",
     )
-    votes: int = Field(5, ge=1, description="Verification budget v: judge samples per stage.")
+    votes: int = Field(5, ge=1, le=MAX_COUNT,
+                       description="Verification budget v: judge samples per stage.")
     decision: Literal["unanimous", "majority"] = Field(
         "unanimous", description="unanimous: all v votes yes; majority: over v/2 (a tie rejects)."
     )
@@ -120,26 +138,31 @@ class VerifyConfig(Section):
         "it also shows the answer and asks whether the answer addresses the question (UQ's "
         "validator). Template cycle_compare or cycle_compare_uq."
     )
-    temperature: float = Field(0.6, ge=0, description="Sampling temperature of the judge's votes.")
+    temperature: float = Field(0.6, ge=0, le=100,
+                               description="Sampling temperature of the judge's votes.")
     top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling threshold of the votes.")
-    top_k: int = Field(50, ge=0, description="Top-k of the votes; 0 disables it.")
+    top_k: int = Field(50, ge=0, le=MAX_TOKENS, description="Top-k of the votes; 0 disables it.")
     max_tokens: int | None = Field(
         None,
         ge=1,
+        le=MAX_TOKENS,
         description="Longest judge reply; None = sample.max_tokens, so a thinking judge gets "
         "the budget its own sampling had. A reply cut off here is counted as truncated, not as "
         "a vote.",
     )
-    seed: int = Field(1000, description="Vote i of a stage uses seed + i, in both modes.")
+    seed: int = Field(1000, ge=0, le=MAX_SEED,
+                      description="Vote i of a stage uses seed + i, in both modes.")
     solve_max_tokens: int | None = Field(
         None,
         ge=1,
+        le=MAX_TOKENS,
         description="Token budget of the solve stage's own solution; None = the judge's budget "
         "(verify.max_tokens, else sample.max_tokens). Give it "
         "what sampling had (sample.max_tokens): a cut-off solution has no final answer.",
     )
     claims_max: int = Field(
-        8, ge=1, description="claims stage: at most this many arithmetic statements per answer."
+        8, ge=1, le=MAX_COUNT,
+        description="claims stage: at most this many arithmetic statements per answer."
     )
     prompts: dict[str, str] = Field(
         default_factory=dict,
@@ -163,7 +186,8 @@ class CurateConfig(Section):
         "trained on.",
     )
     ngram: int = Field(
-        13, ge=3, description="Word n-gram size: a question sharing one with a benchmark is dropped"
+        13, ge=3, le=1000,
+        description="Word n-gram size: a question sharing one with a benchmark is dropped"
     )
 
 
@@ -192,30 +216,37 @@ class TrainConfig(Section):
     dtype: Literal["auto", "bfloat16", "float32"] = Field(
         "auto", description="Weights dtype; auto = bfloat16 (40% less memory than float32 on CPU)."
     )
-    epochs: float = Field(2.0, gt=0, description="Passes over the set; ignored when max_steps > 0.")
-    max_steps: int = Field(-1, description="Optimizer steps; -1 = use epochs.")
-    learning_rate: float = Field(1e-4, gt=0, description="Peak learning rate (AdamW, cosine).")
-    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
+    epochs: float = Field(2.0, gt=0, le=10_000,
+                          description="Passes over the set; ignored when max_steps > 0.")
+    max_steps: int = Field(-1, ge=-1, le=10**9, description="Optimizer steps; -1 = use epochs.")
+    learning_rate: float = Field(1e-4, gt=0, le=10,
+                                 description="Peak learning rate (AdamW, cosine).")
+    weight_decay: float = Field(0.01, ge=0, le=100, description="AdamW weight decay.")
     warmup_ratio: float = Field(0.04, ge=0, lt=1, description="Linear warmup share of all steps; "
                                 "then cosine decay.")
-    max_grad_norm: float = Field(1.0, gt=0, description="Gradient clipping.")
-    batch_size: int = Field(8, ge=1, description="Examples per device per micro-step.")
+    max_grad_norm: float = Field(1.0, gt=0, le=1e6, description="Gradient clipping.")
+    batch_size: int = Field(8, ge=1, le=MAX_COUNT * 64,
+                            description="Examples per device per micro-step.")
     gradient_accumulation_steps: int = Field(
-        1, ge=1, description="Micro-batches per optimizer step (per device).")
+        1, ge=1, le=MAX_COUNT * 64, description="Micro-batches per optimizer step (per device).")
     global_batch_size: int | None = Field(
-        None, ge=1, description="If set, accumulation = global / (batch_size x GPUs), so a preset "
+        None, ge=1, le=MAX_COUNT * 1024,
+        description="If set, accumulation = global / (batch_size x GPUs), so a preset "
         "keeps its effective batch on any number of GPUs.",
     )
     max_length: int = Field(
-        768, ge=16, description="Longer examples (prompt + response tokens) are dropped, not cut."
+        768, ge=16, le=MAX_TOKENS,
+        description="Longer examples (prompt + response tokens) are dropped, not cut."
     )
     gradient_checkpointing: bool = Field(True, description="Less memory, about 30% more compute.")
-    lora_r: int = Field(16, ge=1, description="LoRA rank.")
-    lora_alpha: int = Field(32, ge=1, description="LoRA scaling numerator (scale = alpha / r).")
+    lora_r: int = Field(16, ge=1, le=MAX_COUNT * 64, description="LoRA rank.")
+    lora_alpha: int = Field(32, ge=1, le=MAX_COUNT * 1024,
+                            description="LoRA scaling numerator (scale = alpha / r).")
     lora_dropout: float = Field(0.05, ge=0, lt=1, description="Dropout on the LoRA branch.")
-    seed: int = Field(0, description="Seed of initialisation and data order.")
-    logging_steps: int = Field(1, ge=1, description="Log loss every N optimizer steps.")
-    save_steps: int = Field(0, ge=0, description="Checkpoint every N steps (0 = only at the end); "
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of initialisation and data order.")
+    logging_steps: int = Field(1, ge=1, le=10**9, description="Log loss every N optimizer steps.")
+    save_steps: int = Field(0, ge=0, le=10**9,
+                            description="Checkpoint every N steps (0 = only at the end); "
                             "a rerun resumes from the last checkpoint in RUN/train/checkpoints.")
     report_to: list[str] = Field(
         default_factory=list, description="Trackers passed to transformers (wandb, tensorboard...)."
@@ -277,26 +308,32 @@ class EvaluateConfig(Section):
         "the seed and order are recorded in samples.jsonl and the gold letter follows.",
     )
     limit: int | None = Field(None, ge=1, description="Questions per benchmark without an @N.")
-    samples: int = Field(4, ge=1, description="Samples per question for pass@1 / pass@k.")
-    temperature: float = Field(0.7, ge=0, description="Sampling temperature (paper: 0.7).")
+    samples: int = Field(4, ge=1, le=MAX_COUNT,
+                         description="Samples per question for pass@1 / pass@k.")
+    temperature: float = Field(0.7, ge=0, le=100, description="Sampling temperature (paper: 0.7).")
     top_p: float = Field(0.95, gt=0, le=1, description="Nucleus sampling threshold.")
-    top_k: int = Field(50, ge=0, description="Top-k; 0 disables it.")
-    max_tokens: int = Field(384, ge=1, description="Longest answer; a longer one is truncated.")
-    seed: int = Field(2000, description="Sample i of a question uses seed + i.")
-    uq_ttc_candidates: int = Field(8, ge=1, description="UQ-TTC: candidates N per question.")
-    bootstrap_resamples: int = Field(1000, ge=10, description="Bootstrap resamples for the CI.")
+    top_k: int = Field(50, ge=0, le=MAX_TOKENS, description="Top-k; 0 disables it.")
+    max_tokens: int = Field(384, ge=1, le=MAX_TOKENS,
+                            description="Longest answer; a longer one is truncated.")
+    seed: int = Field(2000, ge=0, le=MAX_SEED, description="Sample i of a question uses seed + i.")
+    uq_ttc_candidates: int = Field(8, ge=1, le=MAX_COUNT,
+                                   description="UQ-TTC: candidates N per question.")
+    bootstrap_resamples: int = Field(1000, ge=10, le=1_000_000,
+                                     description="Bootstrap resamples for the CI.")
     confidence: float = Field(0.95, gt=0, lt=1, description="Confidence level of the CI.")
     allow_overlap: bool = Field(
         False, description="Report on a benchmark even if it overlaps the run's seed questions."
     )
-    ngram: int = Field(13, ge=3, description="Word n-gram size of the overlap check.")
-    code_timeout_s: float = Field(10.0, gt=0, description="Per-program limit of code tests.")
+    ngram: int = Field(13, ge=3, le=1000, description="Word n-gram size of the overlap check.")
+    code_timeout_s: float = Field(10.0, gt=0, le=MAX_SECONDS,
+                                  description="Per-program limit of code tests.")
 
 
 class RunConfig(Section):
     """The whole loop (`svdistill run`): rounds and which comparisons to evaluate."""
 
-    rounds: int = Field(1, ge=1, description="Loop rounds; round k samples from round k-1's model.")
+    rounds: int = Field(1, ge=1, le=MAX_COUNT,
+                        description="Loop rounds; round k samples from round k-1's model.")
     round_seeds: Literal["same", "fresh"] = Field(
         "same", description="Each round reuses the seed questions, or takes the next slice "
         "(seeds.offset advances by seeds.limit per round; needs seeds.limit).",

@@ -2,7 +2,8 @@
 
 Every problem names its file, row (line) and field. With `on_error: skip`, malformed rows are
 counted by reason instead. Duplicate questions (same id, or same text when ids are derived) are
-reported and dropped once. An input with no usable question is an error, not an empty run.
+reported and dropped once; one id given to two different questions (also `1` and `"1"`) is an
+error naming both lines. An input with no usable question is an error, not an empty run.
 Files are read by `svdistill.tables`, the reader benchmarks share.
 
 `seeds.path` may also name a packaged seed set (BUILTIN_SEEDS): `arithmetic` (the default),
@@ -63,7 +64,7 @@ def iter_seeds(cfg: SeedsConfig, report: SeedReport | None = None) -> Iterator[Q
     if not path.exists():
         raise SeedError(f"{path}: seed file not found")
     report = report if report is not None else SeedReport()
-    seen: set[str] = set()
+    seen: dict[str, tuple[int, str, bool]] = {}  # id -> (first row, hash of its text, numeric)
     where = unit(path)
     for number, row in read_rows(path, SeedError, "seed"):
         report.rows += 1
@@ -80,10 +81,18 @@ def iter_seeds(cfg: SeedsConfig, report: SeedReport | None = None) -> Iterator[Q
             report.skipped[str(exc).split(" (")[0]] += 1
             continue
         qid = qid or text_id(text)  # type: ignore[arg-type]
+        digest = text_id(text)  # type: ignore[arg-type]
+        numeric = cfg.id_field is not None and not isinstance(row.get(cfg.id_field), str)
         if qid in seen:
-            report.duplicates += 1
+            first, first_digest, first_numeric = seen[qid]
+            if first_digest != digest:  # one id, two questions: which one is meant is unknowable
+                why = (f" (the number {qid} and the text {qid!r} are the same id)"
+                       if numeric != first_numeric else "")
+                raise SeedError(f"{path}:{where} {number}: id {qid!r} was given to a different "
+                                f"question at {path}:{where} {first}{why}")
+            report.duplicates += 1  # the same question again: kept once
             continue
-        seen.add(qid)
+        seen[qid] = (number, digest, numeric)
         if len(seen) <= cfg.offset:
             continue
         report.loaded += 1

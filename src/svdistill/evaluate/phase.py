@@ -12,6 +12,8 @@ grade as correct, with the reason) and `summary.json`.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections import Counter
 from datetime import datetime, timezone
@@ -49,8 +51,38 @@ def resolve_model(config: Config, run: RunFolder, model: str) -> tuple[str, str]
     path = Path(model)
     if path.exists():
         spec = f"llamacpp:{path}" if path.suffix == ".gguf" else f"hf:{path}"
-        return safe_name(path.name), spec
+        return _path_label(run, path), spec
     return safe_name(model), model
+
+
+def _path_label(run: RunFolder, path: Path) -> str:
+    """A label for a model folder or file that no other model's results already hold: inside
+    the run, its path there without a final `model` (RUN/round-1/no-filter/model ->
+    round-1-no-filter); outside, its parent and name. If RUN/eval/<label> holds another model's
+    results, the label gains a hash of this model's absolute path, so the same model always
+    finds its own results and never overwrites another's."""
+    where = path.resolve()
+    try:
+        parts = list(where.relative_to(run.path.resolve()).parts)
+    except ValueError:
+        parts = [where.parent.name, where.name]
+    if parts and parts[-1] == "model":
+        parts.pop()
+    label = safe_name("-".join(parts)) if parts else "trained"
+
+    def holds_other(folder: str) -> bool:
+        for summary in run.file("eval").glob(f"{folder}/*/summary.json"):
+            try:
+                backend = str(json.loads(summary.read_text(encoding="utf-8")).get("backend", ""))
+            except (OSError, ValueError):
+                continue
+            if Path(backend.partition(":")[2]).resolve() != where:
+                return True
+        return False
+
+    if any(holds_other(label + suffix) for suffix in ("", *(f"+{m}" for m in METHODS))):
+        label += "-" + hashlib.sha256(str(where).encode()).hexdigest()[:8]
+    return label
 
 
 def package_versions() -> dict[str, str]:

@@ -90,14 +90,11 @@ class Template:
 
     def __init__(self, name: str, text: str, source: str):
         missing = [p for p in {**REQUIRED, **SOLVER}[name] if "{" + p + "}" not in text]
-        if missing:
-            raise RunError(
-                f"{source}: prompt {name!r} lacks placeholder(s) "
-                + ", ".join("{" + p + "}" for p in missing)
-            )
         problems = placeholder_problems(name, text, FILLED[name])
+        if missing:
+            problems.insert(0, "lacks placeholder(s) " + ", ".join("{" + p + "}" for p in missing))
         if problems:
-            raise RunError(f"{source}: prompt {name!r}: " + "; ".join(problems))
+            raise RunError(f"{source}: prompt {name!r} " + "; ".join(problems))
         self.name = name
         self.text = text
         self.source = source
