@@ -65,3 +65,21 @@ def test_stalled_request_times_out_and_retries(server_url):
                                 backoff_initial_s=0.01)
         (reply,) = backend.generate([ask("Say yes.")])
     assert reply.ok and backend.retries == 1
+
+
+def test_another_model_under_the_same_name_shares_no_cached_reply(server_url, tmp_path):
+    """The tiny GGUF served under the embedded model's name: another engine, so the store
+    answers nothing of one from the other (llama-cpp-python reports only the name: the URL is
+    what tells them apart)."""
+    from svdistill.backends.embedded import tiny_gguf
+
+    store = CallStore(tmp_path / "calls.jsonl")
+    first = Generator(OpenAIBackend(server_url, MODEL), store)
+    first.run([ask("Say hi.")])
+    with llama_server(tiny_gguf(), MODEL, tmp_path, "--n_ctx", "512") as other_url:
+        other = Generator(OpenAIBackend(other_url, MODEL), store)
+        assert other.backend.identity != first.backend.identity
+        assert other.backend.identity.startswith(f'openai:{MODEL}={{"id":"{MODEL}"')
+        other.run([ask("Say hi.")])
+    assert (first.stats.paid, other.stats.paid, other.stats.cached) == (1, 1, 0)
+    assert len(store) == 2

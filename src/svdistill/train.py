@@ -335,7 +335,8 @@ def run_train(config: Config, run: RunFolder, progress: bool = True) -> TrainSum
     train_started = time.perf_counter()
     # A rerun after a crash resumes from the last checkpoint (only written with train.save_steps).
     last = last_complete_checkpoint(Path(args.output_dir))
-    keep_log_until(train_dir / "log.jsonl", int(last.rsplit("-", 1)[1]) if last else 0)
+    if trainer.is_world_process_zero():  # the one writer of the log (see LossLog)
+        keep_log_until(train_dir / "log.jsonl", int(last.rsplit("-", 1)[1]) if last else 0)
     result = trainer.train(resume_from_checkpoint=last)
     summary.train_s = time.perf_counter() - train_started
 

@@ -1,4 +1,4 @@
-"""Choose a backend from a string: `embedded`, `tiny`, `scripted`, `openai:URL#MODEL`,
+"""Choose a backend from a string: `embedded`, `tiny`, `scripted`, `openai:URL[,URL...]#MODEL`,
 `llamacpp:PATH.gguf`, `hf:PATH`, `vllm:MODEL`. Heavy engines are imported only when chosen."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ __all__ = ["Backend", "Completion", "Request", "SamplingParams", "call_key", "ma
 
 FORMS = (
     "embedded | embedded-llamacpp | tiny | scripted[:delay=S][,judge=yes|no] | "
-    "openai:BASE_URL#MODEL | llamacpp:PATH.gguf | hf:PATH_OR_FOLDER | vllm:MODEL"
+    "openai:BASE_URL[,BASE_URL...]#MODEL | llamacpp:PATH.gguf | hf:PATH_OR_FOLDER | vllm:MODEL"
 )
 
 _USAGE = {
@@ -63,11 +63,12 @@ def make_backend(spec: str, options: ModelConfig | None = None) -> Backend:
         return LlamaCppBackend(path, o.n_ctx, o.n_threads)
     if kind == "openai" and rest:
         url, sep, model = rest.partition("#")
-        if not sep or not model or not url.startswith(("http://", "https://")):
+        urls = url.split(",")  # several servers of one model: openai:URL1,URL2#MODEL
+        if not sep or not model or not all(u.startswith(("http://", "https://")) for u in urls):
             raise BackendSpecError(f"backend {spec!r}: expected openai:http://HOST:PORT/v1#MODEL")
         from .openai_http import OpenAIBackend
 
-        return OpenAIBackend(url, model, o.concurrency, o.timeout_s, o.max_retries)
+        return OpenAIBackend(urls, model, o.concurrency, o.timeout_s, o.max_retries)
     if kind == "llamacpp" and rest:
         if not Path(rest).is_file():
             raise FileNotFoundError(f"backend {spec!r}: no GGUF file at {rest}")
