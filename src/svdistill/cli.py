@@ -262,6 +262,7 @@ def evaluate(
     """Evaluate a model on evaluate.benchmarks; writes RUN/eval/<model>/<benchmark>/ and prints
     every result in the run side by side."""
     from .evaluate import comparison_rows, comparison_table
+    from .evaluate.results import write_comparison
     from .phases import evaluate_phase
     from .runfolder import RunFolder
 
@@ -276,7 +277,9 @@ def evaluate(
     def show(results) -> None:
         # wide enough for every column even when the output is piped (rich then assumes 80)
         wide = console if console.width >= 120 else Console(width=120)
-        wide.print(comparison_table(comparison_rows(run)))
+        rows = comparison_rows(run)
+        wide.print(comparison_table(rows))
+        write_comparison(run.file("eval/comparison.json"), rows)
         for name, s in results["benchmarks"].items():
             if s["gold_rejected"]:
                 err.print(f"[yellow]{name}: {s['gold_rejected']} rows set aside because their "
@@ -310,14 +313,16 @@ def report(
 
 
 def _run_loop(cfg: Config, out: Path, progress: bool) -> None:
-    from .evaluate.results import comparison_table
+    from .evaluate.results import comparison_table, paired_comparisons, write_comparison
     from .pipeline import Pipeline
     from .report import build_report
 
     pipeline = Pipeline(cfg, out, progress=bars(progress), console=err)
     rows = pipeline.run()
     report = build_report(out)
-    console.print(comparison_table(rows))
+    paired = paired_comparisons(rows)
+    console.print(comparison_table(rows, paired))
+    write_comparison(out / "comparison.json", rows, paired)
     timings = pipeline.timings
     total = sum(t for phases in timings.values() for t in phases.values())
     console.print(f"phase wall time this run: {total:,.0f} s; report: {report}")

@@ -1,11 +1,15 @@
-"""Read back every evaluation in a run folder: rows for the comparison table and the report."""
+"""Read back every evaluation in a run folder: rows for the comparison table and the report,
+and the paired differences between models evaluated on the same questions."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from ..runfolder import RunFolder
+from ..store import write_json
+from .paired import PairedDiff, paired_difference, question_means_file
 
 _METHOD_ORDER = {"single": 0, "uq-ttc": 1}
 
@@ -56,10 +60,110 @@ def comparison_rows(run: RunFolder) -> list[dict[str, Any]]:
     return sort_rows(rows)
 
 
-def comparison_table(rows: list[dict[str, Any]]):
-    """A rich Table of `comparison_rows`: pass@1 with its 95% CI, questions x samples, and model
-    calls per question. It fits an 80-column terminal: the UQ-TTC fallback, ungraded and bad-gold
-    columns appear only when some row has something to show in them."""
+#: (model, method) of the references every other single-method model is compared with.
+_REFERENCES = (("base", "single"), ("no-filter", "single"), ("base", "uq-ttc"))
+
+
+def _label(row: dict[str, Any]) -> str:
+    return row["model"] if row["method"] == "single" else str(row["method"])
+
+
+def paired_comparisons(rows: list[dict[str, Any]]) -> list[PairedDiff]:
+    """Paired differences for `comparison_rows` (rows from several run folders may be mixed, as
+    `Pipeline.results` does): per benchmark, every trained model (method single, other than base
+    and no-filter) minus base, minus no-filter and minus base with UQ-TTC, where those exist.
+    Questions only one side has are excluded and listed in `PairedDiff.excluded`. The bootstrap
+    uses the subject's own evaluate settings (resamples, confidence, seed)."""
+    by_bench: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
+    for r in rows:
+        by_bench.setdefault(str(r["benchmark"]), {})[(str(r["model"]), str(r["method"]))] = r
+    out = []
+    for bench, found in by_bench.items():
+        subjects = [r for (m, meth), r in found.items()
+                    if meth == "single" and m not in ("base", "no-filter")]
+        for subject in subjects:
+            settings = _bootstrap_settings(subject)
+            for ref_key in _REFERENCES:
+                ref = found.get(ref_key)
+                if ref is None:
+                    continue
+                try:
+                    a_scores = question_means_file(subject["path"])
+                    b_scores = question_means_file(ref["path"])
+                except OSError:
+                    continue  # a folder without samples was not written by run_evaluate
+                out.append(paired_difference(a_scores, b_scores, a=_label(subject),
+                                             b=_label(ref), benchmark=bench,
+                                             exclude_unpaired=True, **settings))
+    return out
+
+
+def _bootstrap_settings(row: dict[str, Any]) -> dict[str, Any]:
+    try:
+        s = json.loads((Path(row["path"]) / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError):
+        return {}
+    boot = s.get("bootstrap") or {}
+    out = {"resamples": boot.get("resamples"), "confidence": boot.get("confidence"),
+           "seed": (s.get("sampling") or {}).get("seed")}
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def write_comparison(path: str | Path, rows: list[dict[str, Any]],
+                     paired: list[PairedDiff] | None = None) -> Path:
+    """RUN/comparison.json: {"rows": comparison rows, "paired": PairedDiff.to_dict() each}.
+    `paired` defaults to `paired_comparisons(rows)`."""
+    if paired is None:
+        paired = paired_comparisons(rows)
+    path = Path(path)
+    write_json(path, {"rows": rows, "paired": [d.to_dict() for d in paired]})
+    return path
+
+
+def read_paired(path: str | Path) -> list[PairedDiff]:
+    """The paired section of a file `write_comparison` wrote."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    return [PairedDiff.from_dict(d) for d in data.get("paired", [])]
+
+
+def paired_table(diffs: list[PairedDiff]):
+    """A rich Table of paired differences: points with the paired CI, and the verdict in words
+    (a CI that contains zero reads "not distinguishable"); excluded questions are counted."""
+    from rich import box
+    from rich.table import Table
+
+    def pts(v: float | None) -> str:
+        return "-" if v is None else f"{100 * v:+.1f}"
+
+    table = Table(title="paired differences (same questions; bootstrap over questions)",
+                  title_justify="left", box=box.SIMPLE_HEAD, collapse_padding=True,
+                  pad_edge=False)
+    for name in ("benchmark", "difference", "q", "points (95% CI)", "verdict"):
+        table.add_column(name, no_wrap=True,
+                         justify="right" if name in ("q", "points (95% CI)") else "left")
+    for d in diffs:
+        q = f"{d.questions}" + (f" ({len(d.excluded)} excl.)" if d.excluded else "")
+        ci = f"{pts(d.diff)} ({pts(d.ci_low)} to {pts(d.ci_high)})"
+        if d.confidence != 0.95:
+            ci += f" @{100 * d.confidence:g}%"
+        table.add_row(d.benchmark, f"{d.a} - {d.b}", q, ci, d.verdict)
+    return table
+
+
+def comparison_table(rows: list[dict[str, Any]], paired: list[PairedDiff] | None = None):
+    """`comparison_rows` as rich tables: pass@1 with its 95% CI, questions x samples and model
+    calls per question; then, when two models can be paired, `paired_table` under it (`paired`
+    defaults to `paired_comparisons(rows)`). The first fits an 80-column terminal: the UQ-TTC
+    fallback, ungraded and bad-gold columns appear only when some row has something to show."""
+    from rich.console import Group
+
+    if paired is None:
+        paired = paired_comparisons(rows)
+    results = _results_table(rows)
+    return Group(results, paired_table(paired)) if paired else results
+
+
+def _results_table(rows: list[dict[str, Any]]):
     from rich import box
     from rich.table import Table
 
