@@ -38,7 +38,7 @@ FAULTS = ("503", "reset", "stall", "malformed", "slow")
 class FaultProxy:
     def __init__(self, upstream: str, rate: float = 0.0, faults: tuple[str, ...] = FAULTS,
                  schedule: list[str | None] | None = None, seed: int = 0, stall_s: float = 3.0,
-                 fresh: bool = False):
+                 fresh: bool = False, port: int = 0):
         self.upstream = upstream.rstrip("/")
         self.rate, self.faults, self.stall_s = rate, faults, stall_s
         self.fresh = fresh
@@ -51,7 +51,9 @@ class FaultProxy:
         self.forwarded = 0
         self.abandoned: list[str | None] = []
         self.in_flight = 0  # forwards not yet answered
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        # port: a fixed one lets a second proxy stand where the first was, under the same URL
+        # (the URL is part of the openai backend's call-store identity)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

@@ -74,10 +74,10 @@ def test_another_model_under_the_same_name_shares_no_cached_reply(server_url, tm
     from svdistill.backends.embedded import tiny_gguf
 
     store = CallStore(tmp_path / "calls.jsonl")
-    first = Generator(OpenAIBackend(server_url, MODEL), store)
+    first = CallRunner(OpenAIBackend(server_url, MODEL), store)
     first.run([ask("Say hi.")])
     with llama_server(tiny_gguf(), MODEL, tmp_path, "--n_ctx", "512") as other_url:
-        other = Generator(OpenAIBackend(other_url, MODEL), store)
+        other = CallRunner(OpenAIBackend(other_url, MODEL), store)
         assert other.backend.identity != first.backend.identity
         assert other.backend.identity.startswith(f'openai:{MODEL}={{"id":"{MODEL}"')
         other.run([ask("Say hi.")])

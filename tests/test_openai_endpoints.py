@@ -18,7 +18,7 @@ import pytest
 from svdistill.backends import make_backend
 from svdistill.backends.base import Request, SamplingParams
 from svdistill.backends.openai_http import OpenAIBackend
-from svdistill.generation import Generator
+from svdistill.generation import CallRunner
 from svdistill.store import CallStore, RunError
 
 
@@ -190,7 +190,7 @@ def test_an_endpoint_dying_mid_run_loses_no_call_and_pays_none_twice(servers, tm
     killer = threading.Thread(target=kill_b_with_requests_in_flight, daemon=True)
     killer.start()
     store = CallStore(tmp_path / "calls.jsonl")
-    generator = Generator(engine, store)
+    generator = CallRunner(engine, store)
     replies = generator.run(requests)
     killer.join(5)
     assert in_flight and in_flight[0] >= 1  # killed with requests in flight
@@ -203,7 +203,7 @@ def test_an_endpoint_dying_mid_run_loses_no_call_and_pays_none_twice(servers, tm
     # Each call stored once; a rerun (with the dead endpoint still listed) pays nothing.
     rows = (tmp_path / "calls.jsonl").read_text().splitlines()
     assert len(rows) == 40 and len({json.loads(r)["key"] for r in rows}) == 40
-    again = Generator(backend([a.url, b.url]), CallStore(tmp_path / "calls.jsonl"))
+    again = CallRunner(backend([a.url, b.url]), CallStore(tmp_path / "calls.jsonl"))
     with pytest.warns(UserWarning, match="did not answer"):
         assert [r.text for r in again.run(requests)] == [r.text for r in replies]
     assert (again.stats.paid, again.stats.cached, again.store.duplicates) == (0, 40, 0)
@@ -264,7 +264,7 @@ def test_two_llama_servers_one_killed_mid_run(tmp_path):
         killer = threading.Thread(target=kill_b_mid_run, daemon=True)
         killer.start()
         store = CallStore(tmp_path / "calls.jsonl")
-        generator = Generator(engine, store)
+        generator = CallRunner(engine, store)
         started = time.perf_counter()
         replies = generator.run(requests)
         killer.join(5)
@@ -279,7 +279,7 @@ def test_two_llama_servers_one_killed_mid_run(tmp_path):
         assert len(rows) == len({r["key"] for r in rows}) == 24
 
         with pytest.warns(UserWarning, match=f"{url_b} did not answer"):
-            again = Generator(make_backend(spec), CallStore(tmp_path / "calls.jsonl"))
+            again = CallRunner(make_backend(spec), CallStore(tmp_path / "calls.jsonl"))
             texts = [r.text for r in again.run(requests)]
         assert texts == [r.text for r in replies]
         assert (again.stats.paid, again.stats.cached, again.store.duplicates) == (0, 24, 0)

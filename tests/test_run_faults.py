@@ -90,7 +90,8 @@ def test_run_through_faults_equals_a_run_without(tiny_server, tiny_model, tmp_pa
     # random; not stalls, as each costs a whole client timeout.
     with FaultProxy(url, rate=FAULT_RATE, schedule=list(FAULTS), seed=3,
                     faults=tuple(f for f in FAULTS if f != "stall"),
-                    stall_s=TIMEOUT_S + 2, fresh=True) as proxy:
+                    stall_s=TIMEOUT_S + 2, fresh=True,
+                    port=int(clean_url.rsplit(":", 1)[1].split("/")[0])) as proxy:
         rows, backend = run(config_for(proxy.url, model, tiny_model, judge),
                             tmp_path / "faults")
     print(f"{proxy.requests} requests, faults {dict(Counter(proxy.injected))}, abandoned "

@@ -1,6 +1,6 @@
 """Every extension point's names, and where each one's builder lives.
 
-A verify stage, a grader, a curation policy or a backend kind is one module plus one line here.
+A verify stage, a grader or a curation policy is one module (or class) plus one line here.
 This module imports nothing else of the package, so the config can check names against it when
 a file loads (before any model call is paid for) without importing the heavy modules that
 implement them, and no import cycle can start here. Builders are loaded by dotted path on first
@@ -77,17 +77,4 @@ GRADERS = Registry("grader", {
     "choice": "svdistill.evaluate.graders:ChoiceGrader",
     "code": "svdistill.evaluate.graders:CodeGrader",
     "gym": "svdistill.evaluate.graders:GymGrader",
-})
-
-# Backend kinds, the part of a backend string before the first ":"; each builder is
-# `build(kind, rest, model_config) -> Backend`.
-BACKENDS = Registry("backend", {
-    "scripted": "svdistill.backends.scripted:build",
-    "embedded": "svdistill.backends.embedded:build",
-    "embedded-llamacpp": "svdistill.backends.embedded:build",
-    "tiny": "svdistill.backends.embedded:build",
-    "openai": "svdistill.backends.openai_http:build",
-    "llamacpp": "svdistill.backends.llamacpp:build",
-    "hf": "svdistill.backends.hf:build",
-    "vllm": "svdistill.backends.vllm_offline:build",
 })
