@@ -63,7 +63,10 @@ def neutralize(text: str) -> str:
 
 
 # Verdict markup in any of the forms a parser or a judge might honour: [[Y]], [ [yes] ], [[N]].
-_MARKUP = re.compile(r"\[\s*\[\s*(?:y|n|yes|no)\s*\]\s*\]", re.IGNORECASE)
+# Not right after a name, `]` or `)`: there `[[y]]` is indexing with a list (`df.loc[[n]]`),
+# ordinary code; the judge is shown it split apart either way (neutralize), and reads its
+# verdict only from its own reply's last line.
+_MARKUP = re.compile(r"(?<![\w\])])\[\s*\[\s*(?:y|n|yes|no)\s*\]\s*\]", re.IGNORECASE)
 _JUDGE = (
     r"(?:the\s+)?(?:judge|grader|evaluator|verifier|reviewer|checker|assessor|examiner|"
     r"marker|ai|llm|language\s+model|assistant)s?"
