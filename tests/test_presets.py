@@ -16,7 +16,7 @@ PRESETS = ["paper-qwen3-0.6b", "paper-qwen3-4b", "paper-qwen3-8b"]
 @pytest.mark.parametrize("name", PRESETS)
 def test_a_paper_preset_holds_the_papers_settings(name):
     config = load_config(packaged_config(name))
-    assert config.model.backend.startswith("vllm:Qwen/Qwen3-")
+    assert config.model.backend.startswith("vllm:Qwen/Qwen3-") and config.model.enable_thinking
     assert (config.sample.n, config.sample.top_p, config.sample.max_tokens) == (8, 0.95, 32768)
     assert 0.7 <= config.sample.temperature <= 0.8
     assert config.verify.stages == ["rules", "cycle", "factual", "correctness"]

@@ -60,6 +60,12 @@ class ModelConfig(Section):
                                   description="CPU threads; default: all cores.")
     tensor_parallel_size: int = Field(1, ge=1, le=MAX_COUNT,
                                       description="GPUs per model (vllm engine).")
+    enable_thinking: bool | None = Field(
+        None,
+        description="The chat template's thinking switch (Qwen3 and similar), passed to every "
+        "engine that renders the chat (hf, vllm; openai servers as chat_template_kwargs); None "
+        "= the template's own default. Not supported by the llama.cpp engines.",
+    )
     system_prompt: str = Field(
         "You are a careful problem solver. Think step by step, then give the final answer.",
         description="System prompt used for sampling (and kept in the training examples).",

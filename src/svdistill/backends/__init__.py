@@ -40,6 +40,11 @@ def make_backend(spec: str, options: ModelConfig | None = None) -> Backend:
 
     o = options or ModelConfig()
     kind, _, rest = spec.partition(":")
+    if o.enable_thinking is not None and kind in ("tiny", "embedded-llamacpp", "llamacpp"):
+        raise BackendSpecError(
+            f"backend {spec!r}: model.enable_thinking is not supported by the llama.cpp engines "
+            "(llama-cpp-python's chat handlers take no template arguments); leave it unset, or "
+            "serve the model and use openai:")
     if kind == "scripted":
         from .scripted import from_spec
 
@@ -56,7 +61,8 @@ def make_backend(spec: str, options: ModelConfig | None = None) -> Backend:
         if kind == "embedded":
             from .hf import HFBackend
 
-            return HFBackend(embedded.embedded_hf_folder(), o.batch_size, o.dtype, o.n_threads)
+            return HFBackend(embedded.embedded_hf_folder(), o.batch_size, o.dtype, o.n_threads,
+                             o.enable_thinking)
         from .llamacpp import LlamaCppBackend
 
         path = embedded.tiny_gguf() if kind == "tiny" else embedded.embedded_gguf()
@@ -68,7 +74,8 @@ def make_backend(spec: str, options: ModelConfig | None = None) -> Backend:
             raise BackendSpecError(f"backend {spec!r}: expected openai:http://HOST:PORT/v1#MODEL")
         from .openai_http import OpenAIBackend
 
-        return OpenAIBackend(urls, model, o.concurrency, o.timeout_s, o.max_retries)
+        return OpenAIBackend(urls, model, o.concurrency, o.timeout_s, o.max_retries,
+                             enable_thinking=o.enable_thinking)
     if kind == "llamacpp" and rest:
         if not Path(rest).is_file():
             raise FileNotFoundError(f"backend {spec!r}: no GGUF file at {rest}")
@@ -82,11 +89,11 @@ def make_backend(spec: str, options: ModelConfig | None = None) -> Backend:
             raise FileNotFoundError(f"backend {spec!r}: no model at {target}")
         from .hf import HFBackend
 
-        return HFBackend(target, o.batch_size, o.dtype, o.n_threads)
+        return HFBackend(target, o.batch_size, o.dtype, o.n_threads, o.enable_thinking)
     if kind == "vllm" and rest:
         from .vllm_offline import VLLMBackend
 
-        return VLLMBackend(rest, o.tensor_parallel_size)
+        return VLLMBackend(rest, o.tensor_parallel_size, enable_thinking=o.enable_thinking)
     if kind in _USAGE:  # a known engine, written wrong: say how to write that one
         raise BackendSpecError(f"backend {spec!r}: expected {_USAGE[kind]}")
     raise BackendSpecError(f"backend {spec!r} is not one of: {FORMS}")

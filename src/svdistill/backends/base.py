@@ -82,6 +82,16 @@ class Backend(abc.ABC):
         """Release engine resources (servers, GPU memory)."""
 
 
+def template_switches(enable_thinking: bool | None) -> tuple[dict[str, bool], str]:
+    """The chat-template arguments for `model.enable_thinking`, and the suffix that sets them
+    apart in an engine's identity (the same prompt renders differently with thinking on and
+    off, so their replies must not share a cache key). None: the template's default, no suffix,
+    so identities from before the switch existed stay as they were."""
+    if enable_thinking is None:
+        return {}, ""
+    return {"enable_thinking": enable_thinking}, f"+thinking={'on' if enable_thinking else 'off'}"
+
+
 def call_key(identity: str, request: Request) -> str:
     """The call-store key: a hash of everything that determines the reply.
 

@@ -24,7 +24,7 @@ from transformers import (
     LogitsProcessorList,
 )
 
-from .base import Backend, Completion, Request, SamplingParams
+from .base import Backend, Completion, Request, SamplingParams, template_switches
 
 
 class PerRowSampler(LogitsProcessor):
@@ -120,7 +120,7 @@ def weights_fingerprint(path: Path) -> str:
 
 class HFBackend(Backend):
     def __init__(self, path: str | Path, batch_size: int = 16, dtype: str = "auto",
-                 n_threads: int | None = None):
+                 n_threads: int | None = None, enable_thinking: bool | None = None):
         self.path = Path(path)
         if not self.path.exists():
             raise FileNotFoundError(f"model not found: {self.path}")
@@ -133,7 +133,8 @@ class HFBackend(Backend):
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.stop_ids = self._stop_ids()
-        self._identity = f"hf:{self.path.name}:{dtype}:{weights_fingerprint(self.path)}"
+        self.template_kwargs, suffix = template_switches(enable_thinking)
+        self._identity = f"hf:{self.path.name}:{dtype}:{weights_fingerprint(self.path)}{suffix}"
 
     @property
     def identity(self) -> str:
@@ -151,7 +152,8 @@ class HFBackend(Backend):
 
     def render(self, request: Request) -> str:
         return self.tokenizer.apply_chat_template(
-            request.message_dicts(), tokenize=False, add_generation_prompt=True
+            request.message_dicts(), tokenize=False, add_generation_prompt=True,
+            **self.template_kwargs,
         )
 
     @torch.inference_mode()

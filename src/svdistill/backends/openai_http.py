@@ -36,7 +36,7 @@ from tenacity import (
 )
 
 from ..store import RunError
-from .base import Backend, Completion, Request
+from .base import Backend, Completion, Request, template_switches
 
 #: What of a server's `/v1/models` entry goes into the identity: the name, the weights it was
 #: started from (vLLM's and SGLang's `root`, `parent`), the server software (`owned_by`) and
@@ -97,6 +97,15 @@ class Endpoint:
         self.down_until = 0.0
 
 
+def request_extra(params, template_kwargs: dict[str, bool]) -> dict:
+    """The request body fields the openai client has no argument for: vLLM's and SGLang's
+    top_k, and the chat template's switches (`chat_template_kwargs`, e.g. enable_thinking)."""
+    extra: dict = {"top_k": params.top_k} if params.top_k > 0 else {}
+    if template_kwargs:
+        extra["chat_template_kwargs"] = dict(template_kwargs)
+    return extra
+
+
 class OpenAIBackend(Backend):
     def __init__(
         self,
@@ -107,6 +116,7 @@ class OpenAIBackend(Backend):
         max_retries: int = 4,
         api_key: str | None = None,
         backoff_initial_s: float = 0.5,
+        enable_thinking: bool | None = None,
     ):
         urls = [base_url] if isinstance(base_url, str) else list(base_url)
         # Sorted and without repeats: the order a user lists servers in is no part of the model.
@@ -125,6 +135,7 @@ class OpenAIBackend(Backend):
         self.retried: Counter[str] = Counter()
         self.failed: Counter[str] = Counter()
         self.answered: Counter[str] = Counter()  # replies by endpoint URL
+        self.template_kwargs, self._identity_suffix = template_switches(enable_thinking)
         self._identity: str | None = None
         self._identity_lock = threading.Lock()
 
@@ -156,7 +167,7 @@ class OpenAIBackend(Backend):
             if self._identity is None:
                 served = self._ask_served()
                 urls = ",".join(e.url for e in self.endpoints)
-                self._identity = f"openai:{self.model}={served}@{urls}"
+                self._identity = f"openai:{self.model}={served}@{urls}{self._identity_suffix}"
             return self._identity
 
     def _ask_served(self) -> str:
@@ -221,7 +232,7 @@ class OpenAIBackend(Backend):
 
     async def _one(self, clients: dict[str, openai.AsyncOpenAI], request: Request) -> Completion:
         p = request.params
-        extra = {"top_k": p.top_k} if p.top_k > 0 else {}
+        extra = request_extra(p, self.template_kwargs)
         started = time.perf_counter()
         retrying = AsyncRetrying(
             retry=retry_if_exception(_retryable),

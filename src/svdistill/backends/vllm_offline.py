@@ -13,13 +13,14 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from .base import Backend, Completion, Request
+from .base import Backend, Completion, Request, template_switches
 
 
 class VLLMBackend(Backend):
     batch_size = 4096  # vLLM schedules continuous batches itself; give it a lot at once
 
-    def __init__(self, model: str, tensor_parallel_size: int = 1, dtype: str = "auto"):
+    def __init__(self, model: str, tensor_parallel_size: int = 1, dtype: str = "auto",
+                 enable_thinking: bool | None = None):
         try:
             import vllm
         except ImportError as exc:
@@ -28,11 +29,12 @@ class VLLMBackend(Backend):
             ) from exc
         self._vllm = vllm
         self.model = model
+        self.template_kwargs, self._identity_suffix = template_switches(enable_thinking)
         self.llm = vllm.LLM(model=model, tensor_parallel_size=tensor_parallel_size, dtype=dtype)
 
     @property
     def identity(self) -> str:
-        return f"vllm:{self.model}"
+        return f"vllm:{self.model}{self._identity_suffix}"
 
     def generate(self, requests: Sequence[Request]) -> list[Completion]:
         params = [
@@ -46,7 +48,9 @@ class VLLMBackend(Backend):
             for r in requests
         ]
         started = time.perf_counter()
-        outputs = self.llm.chat([r.message_dicts() for r in requests], params, use_tqdm=False)
+        switches = {"chat_template_kwargs": self.template_kwargs} if self.template_kwargs else {}
+        outputs = self.llm.chat([r.message_dicts() for r in requests], params, use_tqdm=False,
+                                **switches)
         latency = (time.perf_counter() - started) / max(len(requests), 1)
         out = []
         for result in outputs:
