@@ -1,19 +1,44 @@
-"""Offline vLLM (`vllm.LLM`) for GPU clusters. Needs `pip install 'svdistill[vllm]'` and a GPU.
+"""Offline vLLM (`vllm.LLM`): `pip install 'svdistill[vllm]'` on a GPU machine, or
+`bash scripts/install.sh vllm` for vLLM's CPU build in a venv of its own.
 
 Exact command on a GPU machine (tensor parallel over 4 GPUs):
 
-    svdistill sample configs/paper-qwen3-4b.yaml --out runs/q4b \
-        model.backend=vllm:Qwen/Qwen3-4B model.tensor_parallel_size=4
+    svdistill sample paper-qwen3-4b --out runs/q4b model.tensor_parallel_size=4
 
 Each request carries its own seed, so samples are reproducible and cached one by one.
+
+On a machine without CUDA three defaults of vLLM's CPU build get in the way, and are set here
+unless the environment sets them: the KV cache (vLLM wants 92% of NUMA node 0's memory and
+refuses to start with less free; VLLM_CPU_KVCACHE_SPACE, GiB, default 2 here), chunked prefill
+(a seeded request split across steps crashes the engine with "CPU Generator does not use
+offset", a known bug of non-CUDA backends; it is turned off), and the OpenMP thread binding
+(vLLM's `auto` leaves the model one core; VLLM_CPU_OMP_THREADS_BIND takes every core this
+process may use, for tensor_parallel_size 1).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 
+from ..store import RunError
+
 from .base import Backend, Completion, Request, template_switches
+
+
+def _on_cpu() -> bool:
+    import torch
+
+    return not torch.cuda.is_available()
+
+
+def _cpu_environment(tensor_parallel_size: int) -> None:
+    """vLLM's CPU settings, where the user has not set them (see the module docstring)."""
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if tensor_parallel_size == 1 and cpus and cpus == list(range(cpus[0], cpus[-1] + 1)):
+        os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", f"{cpus[0]}-{cpus[-1]}")
 
 
 class VLLMBackend(Backend):
@@ -30,7 +55,20 @@ class VLLMBackend(Backend):
         self._vllm = vllm
         self.model = model
         self.template_kwargs, self._identity_suffix = template_switches(enable_thinking)
-        self.llm = vllm.LLM(model=model, tensor_parallel_size=tensor_parallel_size, dtype=dtype)
+        options = {}
+        if _on_cpu():
+            _cpu_environment(tensor_parallel_size)
+            options["enable_chunked_prefill"] = False
+        try:
+            self.llm = vllm.LLM(model=model, tensor_parallel_size=tensor_parallel_size,
+                                dtype=dtype, **options)
+        except RuntimeError as exc:  # the engine's own cause is in its worker's log above
+            raise RunError(
+                f"vLLM could not start {model}: {exc}. The cause is in vLLM's log above; the "
+                "usual one on CPU is memory for the KV cache (set VLLM_CPU_KVCACHE_SPACE to "
+                f"fewer GiB; now {os.environ.get('VLLM_CPU_KVCACHE_SPACE', 'unset')}), on GPU "
+                "the gpu_memory_utilization share or a model too large for tensor_parallel_size."
+            ) from exc
 
     @property
     def identity(self) -> str:
