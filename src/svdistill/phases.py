@@ -247,8 +247,11 @@ def evaluate_phase(config: Config, run: RunFolder, engines: Engines | None, prog
                 backends["judge_backend"] = engines.judge(config)
         return run_evaluate(config, run, model, method, progress, **backends)
 
+    # A trained model depends on everything before it; any other model on its own settings,
+    # and through UQ-TTC on the cascade's too.
+    if model == "trained":
+        kind = "evaluate-trained"
+    else:
+        kind = "evaluate-uq-ttc" if method == "uq-ttc" else "evaluate-base"
     name = model if method == "single" else ("uq-ttc" if model == "base" else f"{model} {method}")
-    kind = {"base": "evaluate-base", "trained": "evaluate-trained"}.get(model, "evaluate-base")
-    if method == "uq-ttc":
-        kind = "evaluate-uq-ttc" if model == "base" else "evaluate-trained"
     return Phase(f"evaluate {name}", kind, action, errors=evaluation_errors)

@@ -328,9 +328,6 @@ class RulesStage:
         return f"injection: {why}" if why else None
 
 
-STAGE_NAMES = STAGES.names()
-
-
 # Builders, registered by name in svdistill.registry.STAGES: a new stage is a class above (or a
 # module of its own) plus one builder and one registry line.
 
