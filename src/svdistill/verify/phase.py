@@ -47,20 +47,34 @@ class VerifySummary:
         """Judge replies cut off at the token budget, over all stages: none of them was a vote."""
         return sum(s.truncated_votes for s in self.stages)
 
-    def truncation_warning(self) -> str | None:
-        """What to tell the user when any judge reply was cut off, or None."""
-        if not self.truncated_votes:
-            return None
+    @property
+    def unsettled_stages(self) -> list[str]:
+        """Stages where most candidates were settled by no vote at all: a judge reply cut off
+        at the token budget or one with no readable verdict. Such a stage measures the
+        judge's format, not the candidates."""
+        return [s.name for s in self.stages
+                if s.entered and (s.truncated + s.undecided) * 2 > s.entered]
+
+    def judge_warnings(self) -> list[str]:
+        """What to tell the user about judge replies that were no votes (empty if none)."""
         budget = self.settings.get("max_tokens")
-        worst = ", ".join(
-            f"{s.name} {s.truncated_votes} of {s.votes}" for s in self.stages if s.truncated_votes
-        )
-        return (
-            f"WARNING: {self.truncated_votes} judge replies were cut off at max_tokens={budget} "
-            f"and counted as truncated, not as votes ({worst}); candidates they settled were "
-            "rejected. Raise verify.max_tokens (a thinking judge needs what sampling had) and "
-            "rerun verify: paid calls are kept."
-        )
+        warnings = []
+        if self.truncated_votes:
+            worst = ", ".join(f"{s.name} {s.truncated_votes} of {s.votes}"
+                              for s in self.stages if s.truncated_votes)
+            warnings.append(
+                f"WARNING: {self.truncated_votes} judge replies were cut off at max_tokens="
+                f"{budget} and counted as truncated, not as votes ({worst}); candidates they "
+                "settled were rejected. Raise verify.max_tokens (a thinking judge needs what "
+                "sampling had) and rerun verify: paid calls are kept.")
+        for stage in (s for s in self.stages if s.name in self.unsettled_stages):
+            warnings.append(
+                f"WARNING: stage {stage.name}: {stage.truncated + stage.undecided} of "
+                f"{stage.entered} candidates were settled by no vote ({stage.truncated} cut off "
+                f"at max_tokens={budget}, {stage.undecided} with no readable verdict): its "
+                "rejections say little about the candidates. Raise verify.max_tokens if replies "
+                "were cut off; otherwise check the judge's replies against verify.prompts.")
+        return warnings
 
     @property
     def errors(self) -> int:
@@ -84,6 +98,7 @@ class VerifySummary:
             "judge_errors": self.errors,
             "judge_truncated": self.truncated_votes > 0,
             "judge_truncated_votes": self.truncated_votes,
+            "unsettled_stages": self.unsettled_stages,
             "quality": self.quality,
             "stages": [s.as_dict() for s in self.stages],
             "settings": self.settings,
@@ -234,8 +249,9 @@ def run_verify(
         wall_s=time.perf_counter() - started,
     )
     write_json(run.file("verify_stats.json"), summary.as_dict())
-    if warning := summary.truncation_warning():
+    if warnings := summary.judge_warnings():
         from rich.console import Console
 
-        Console(stderr=True).print(f"[bold red]{warning}[/]", highlight=False)
+        for warning in warnings:
+            Console(stderr=True).print(f"[bold red]{warning}[/]", highlight=False)
     return summary
