@@ -130,6 +130,24 @@ def test_no_filter_first_takes_sample_zero(cfg, tmp_path):
     assert dropped(run) == [("q4", 0, "empty_response")]
 
 
+def test_max_examples_keeps_a_fixed_random_subset_in_order(cfg, tmp_path):
+    cfg.curate.policy = "no-filter"
+    cfg.curate.max_examples = 4
+    run = make_run(tmp_path, cfg, with_verdicts=False)
+    summary = run_curate(cfg, run, progress=False)
+    kept = kept_ids(run)
+    everything = ["q1#0", "q1#1", "q1#2", "q2#0", "q2#1", "q2#2", "q3#0", "q3#2", "q4#1", "q4#2"]
+    assert summary.kept == len(kept) == 4 and set(kept) <= set(everything)
+    assert kept == [e for e in everything if e in kept]  # sampling order kept
+    over = [f"{q}#{i}" for q, i, why in dropped(run) if why == "over_max_examples"]
+    assert sorted(over + kept) == sorted(everything)
+    assert summary.dropped["over_max_examples"] == 6
+
+    again = make_run(tmp_path / "again", cfg, with_verdicts=False)
+    run_curate(cfg, again, progress=False)
+    assert kept_ids(again) == kept  # the same subset every time
+
+
 def test_single_judge_reads_single_judge_verdicts(cfg, tmp_path):
     cfg.curate.policy = "single-judge"
     run = make_run(tmp_path, cfg, stages=("rules", "single"))

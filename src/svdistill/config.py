@@ -195,6 +195,11 @@ class CurateConfig(Section):
         13, ge=3, le=1000,
         description="Word n-gram size: a question sharing one with a benchmark is dropped"
     )
+    max_examples: int | None = Field(
+        None, ge=1, le=MAX_COUNT,
+        description="Keep at most N examples: a random subset (fixed seed), the rest dropped as "
+        "over_max_examples. For ablations at equal training-set size; None keeps all.",
+    )
 
 
     @field_validator("policy")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
 import statistics
 import time
@@ -218,6 +219,22 @@ def select(
     return chosen
 
 
+def at_most(kept: list[dict[str, Any]], limit: int | None, dropped: list[dict[str, Any]]
+            ) -> list[dict[str, Any]]:
+    """`kept` cut to `limit` examples, chosen at random with a fixed seed and kept in order;
+    the others go to `dropped`. A size-matched ablation trains on as many examples as the cell
+    it is compared with, so the comparison is not one of data size."""
+    if limit is None or len(kept) <= limit:
+        return kept
+    chosen = set(random.Random(0).sample(range(len(kept)), limit))
+    for i, example in enumerate(kept):
+        if i not in chosen:
+            dropped.append({"question_id": example["question_id"],
+                            "sample_index": example["sample_index"],
+                            "reason": "over_max_examples", "detail": f"limit {limit}"})
+    return [e for i, e in enumerate(kept) if i in chosen]
+
+
 def training_example(saved: Config, question: Question, candidate: Candidate) -> dict[str, Any]:
     """One SFT row: the sampling chat plus the full response (reasoning kept) as the answer."""
     messages = sampling_messages(saved, question)
@@ -402,6 +419,7 @@ def run_curate(config: Config, run: RunFolder, progress: bool = True) -> CurateS
             first_of[key] = example["id"]
             kept.append(example)
 
+    kept = at_most(kept, config.curate.max_examples, dropped)
     summary.kept = len(kept)
     summary.truncated_kept = sum(e["truncated"] for e in kept)
     summary.dropped = Counter(d["reason"] for d in dropped)
