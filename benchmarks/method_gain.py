@@ -1,0 +1,255 @@
+"""The paper's headline and ablation table at embedded scale: does self-verified training beat
+training on everything, on held-out questions, by more than the noise?
+
+One run of the loop on the embedded model, and these cells trained and evaluated on the same
+samples (every sample and vote shared through one call store, as `svdistill ablate` does):
+
+    base              the embedded model, untrained
+    first-valid       the demo's judge (rules + solve, v votes, majority), first accepted
+    no-filter         every sample, unverified
+    no-filter-first   sample 0 of as many questions as first-valid kept (a fixed random subset):
+                      the same data size, unverified, so first-valid - no-filter-first is what
+                      verification alone buys
+    all-valid         every accepted sample (the demo's judge)
+    single-judge      one "is this correct?" judge, first accepted
+    paper-cascade     rules, cycle, factual, correctness; unanimous; first accepted
+    UQ-TTC            the base model, first accepted of its own candidates at test time
+
+Every trained cell trains the same number of steps (the same compute), fixed before any
+evaluation from the seeds alone: `--epochs` passes over first-valid's training set. Nothing is
+chosen from held-out results. Each model answers every held-out question `--samples` times
+with the same seeds, so each difference is paired per question with a paired bootstrap CI.
+
+Beside accuracy it reports the answer style: the share of answers written as a Python program
+(the embedded coder model often answers arithmetic with code and an invented output), since
+both filtered and unfiltered training change style as well as reasoning.
+
+    python benchmarks/method_gain.py --out runs/method-gain             # the defaults
+    python benchmarks/method_gain.py --out RUN --readme                 # also into README.md
+
+Resumable: every phase keeps its done-marker, every call is stored; rerun the same command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from svdistill.ablate import Ablation, Cell
+from svdistill.cli import resolve_config
+from svdistill.evaluate.paired import paired_difference, question_means_file
+from svdistill.evaluate.passk import bootstrap_ci
+from svdistill.phases import evaluate_phase
+
+README = Path(__file__).resolve().parent / "README.md"
+BEGIN, END = "<!-- method_gain:begin -->", "<!-- method_gain:end -->"
+PROGRAM = re.compile(r"```python|\bprint\(|^\s*def \w+\(", re.M)
+
+
+@dataclass(frozen=True)
+class GainCell(Cell):
+    """A grid cell with the two settings this table needs beyond `svdistill ablate`'s."""
+
+    decision: str | None = None
+    max_examples: int | None = None
+
+    def configure(self, config):
+        cfg = super().configure(config)
+        if self.decision is not None:
+            cfg.verify.decision = self.decision  # type: ignore[assignment]
+        cfg.curate.max_examples = self.max_examples
+        return cfg
+
+
+def parse_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", type=Path, required=True, help="run folder (resumable)")
+    ap.add_argument("--seeds", type=int, default=200, help="seed questions (built-in arithmetic)")
+    ap.add_argument("--n", type=int, default=4, help="candidates per seed question")
+    ap.add_argument("--votes", type=int, default=3, help="votes of the demo's judge")
+    ap.add_argument("--paper-votes", type=int, default=5, help="votes of the paper's cascade")
+    ap.add_argument("--heldout", type=int, default=150, help="held-out arithmetic questions")
+    ap.add_argument("--samples", type=int, default=4, help="samples per held-out question")
+    ap.add_argument("--epochs", type=float, default=2.0,
+                    help="passes over first-valid's training set; every cell trains as long")
+    ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--max-tokens", type=int, default=320)
+    ap.add_argument("--cells", default="", help="comma-separated subset of the cells")
+    ap.add_argument("--no-uq-ttc", action="store_true", help="skip the UQ-TTC row")
+    ap.add_argument("--readme", action="store_true", help="write the table into README.md")
+    ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a config override on top (e.g. model.backend=scripted for a dry run)")
+    return ap.parse_args()
+
+
+def base_config(args: argparse.Namespace):
+    return resolve_config("demo", [
+        f"seeds.limit={args.seeds}", f"sample.n={args.n}", f"sample.max_tokens={args.max_tokens}",
+        f"verify.votes={args.votes}", f"verify.solve_max_tokens={args.max_tokens}",
+        f"train.batch_size={args.batch_size}",
+        f"evaluate.benchmarks=[arithmetic@{args.heldout}]", f"evaluate.samples={args.samples}",
+        f"evaluate.max_tokens={args.max_tokens}", "evaluate.uq_ttc_candidates=2", *args.set,
+    ])
+
+
+def cells(args: argparse.Namespace, same_size: int | None) -> list[GainCell]:
+    n, v = args.n, args.votes
+    return [
+        GainCell("first-valid", f"first-valid (rules + solve, v={v}, majority)", n, v,
+                 "first-valid"),
+        GainCell("no-filter", f"no filter (all {n} samples)", n, None, "no-filter"),
+        GainCell("no-filter-first", f"no filter, sample 0 of {same_size} questions", n, None,
+                 "no-filter-first", max_examples=same_size),
+        GainCell("all-valid", f"all-valid (rules + solve, v={v})", n, v, "all-valid"),
+        GainCell("single-judge", f"single judge, v={v}", n, v, "single-judge",
+                 ("rules", "single")),
+        GainCell("paper-cascade", f"paper cascade, v={args.paper_votes}, unanimous", n,
+                 args.paper_votes, "first-valid", ("rules", "cycle", "factual", "correctness"),
+                 decision="unanimous"),
+    ]
+
+
+def first_valid_size(config, args) -> int:
+    """How many examples first-valid keeps (verify and curate only, no training)."""
+    fv = cells(args, None)[:1]
+    Ablation(config, args.out, fv, train=False, progress=not args.no_progress).run()
+    stats = json.loads((args.out / "ablate" / "first-valid" / "sft" / "stats.json").read_text())
+    return stats["kept"]
+
+
+def run_uq_ttc(config, args, grid) -> None:
+    ablation = Ablation(config, args.out, grid, only=[grid[0].name], train=True,
+                        progress=not args.no_progress)
+    base = ablation.folder("base")
+    try:
+        ablation.executor.run(base, evaluate_phase(config, base, ablation.engines,
+                                                   not args.no_progress, "base", "uq-ttc"),
+                              config)
+    finally:
+        ablation.engines.close()
+        ablation.source.close()
+
+
+# -- the table ------------------------------------------------------------------------------------
+
+
+def samples_file(folder: Path) -> Path | None:
+    found = sorted(folder.glob("*/samples.jsonl"))
+    return found[0] if found else None
+
+
+def program_share(path: Path) -> float:
+    rows = [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
+    return sum(bool(PROGRAM.search(r.get("text") or "")) for r in rows) / max(len(rows), 1)
+
+
+def score(path: Path) -> dict:
+    means = question_means_file(path)
+    values = [m for m in means.values() if m is not None]
+    low, high = bootstrap_ci(values)
+    return {"means": means, "pass_at_1": sum(values) / len(values), "ci": (low, high),
+            "programs": program_share(path)}
+
+
+def pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}"
+
+
+def interval(low: float, high: float, signed: bool = False) -> str:
+    f = "{:+.1f}" if signed else "{:.1f}"
+    return f"[{f.format(100 * low)}, {f.format(100 * high)}]"
+
+
+def table(args, results: dict, models: dict[str, dict]) -> tuple[str, list[str]]:
+    base = models["base"]
+    rows_by_cell = {r["cell"]: r for r in results["cells"]}
+    lines = ["| model | pass@1 % [95% CI] | gain over base, paired [CI] | training examples "
+             "(correct %) | judge calls needed / paid | answers as programs % |",
+             "|---|---|---|---|---|---|"]
+    for name, m in models.items():
+        row = rows_by_cell.get(name, {})
+        if name == "base":
+            gain = "-"
+        else:
+            d = paired_difference(m["means"], base["means"], a=name, b="base",
+                                  exclude_unpaired=True)
+            gain = f"{100 * d.diff:+.1f} {interval(d.ci_low, d.ci_high, True)} ({d.verdict})"
+        data = (f"{row['kept']} ({pct(row.get('kept_correct'))})" if row else "-")
+        calls = f"{row['calls_needed']} / {row['calls_paid']}" if row else "-"
+        lines.append(f"| {row.get('setting', name)} | {pct(m['pass_at_1'])} "
+                     f"{interval(*m['ci'])} | {gain} | {data} | {calls} | "
+                     f"{pct(m['programs'])} |")
+    pairs = [("first-valid", "no-filter"), ("first-valid", "no-filter-first"),
+             ("first-valid", "UQ-TTC"), ("paper-cascade", "no-filter")]
+    verdicts = []
+    for a, b in pairs:
+        if a in models and b in models:
+            d = paired_difference(models[a]["means"], models[b]["means"], a=a, b=b,
+                                  exclude_unpaired=True)
+            half = (d.ci_high - d.ci_low) / 2
+            verdicts.append(f"- {a} - {b}: {100 * d.diff:+.1f} points, paired 95% CI "
+                            f"{interval(d.ci_low, d.ci_high, True)} (half-width "
+                            f"{100 * half:.1f}) over {d.questions} questions: {d.verdict}")
+    return "\n".join(lines), verdicts
+
+
+def write_readme(text: str) -> None:
+    readme = README.read_text(encoding="utf-8")
+    block = f"{BEGIN}\n{text}\n{END}"
+    if BEGIN in readme:
+        head, rest = readme.split(BEGIN, 1)
+        readme = head + block + rest.split(END, 1)[1]
+    else:
+        readme = readme.rstrip() + "\n\n" + block + "\n"
+    README.write_text(readme, encoding="utf-8")
+
+
+def main() -> None:
+    args = parse_args()
+    started = time.perf_counter()
+    config = base_config(args)
+    size = first_valid_size(config, args)
+    kept_fv = size or 1
+    steps = max(1, math.ceil(args.epochs * kept_fv / args.batch_size))
+    config.train.max_steps = steps
+    grid = cells(args, size)
+    only = [c for c in args.cells.split(",") if c] or None
+    results = Ablation(config, args.out, grid, only=only, train=True,
+                       progress=not args.no_progress).run()
+    if not args.no_uq_ttc:
+        run_uq_ttc(config, args, grid)
+
+    root = args.out / "ablate"
+    models = {"base": score(samples_file(root / "base" / "eval" / "base"))}
+    for cell in grid:
+        path = samples_file(root / cell.name / "eval" / "trained")
+        if path is not None:
+            models[cell.name] = score(path)
+    uq = samples_file(root / "base" / "eval" / "base+uq-ttc")
+    if uq is not None:
+        models["UQ-TTC"] = score(uq)
+    body, verdicts = table(args, results, models)
+    wall = time.perf_counter() - started
+    text = "\n".join([
+        f"Command: `python benchmarks/method_gain.py --out RUN --seeds {args.seeds} --n {args.n} "
+        f"--votes {args.votes} --heldout {args.heldout} --samples {args.samples} "
+        f"--epochs {args.epochs:g}`; {args.seeds} arithmetic seeds x {args.n} samples, "
+        f"held-out arithmetic@{args.heldout} x {args.samples} samples; every cell trained "
+        f"{steps} steps of batch {args.batch_size} ({args.epochs:g} epochs of first-valid's "
+        f"{size} examples); wall time of this invocation {wall / 60:.0f} min.",
+        "", body, "", *verdicts,
+    ])
+    print(text)
+    (root / "method_gain.md").write_text(text + "\n", encoding="utf-8")
+    if args.readme:
+        write_readme(text)
+
+
+if __name__ == "__main__":
+    main()
