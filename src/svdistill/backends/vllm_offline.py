@@ -75,21 +75,21 @@ class VLLMBackend(Backend):
         return f"vllm:{self.model}{self._identity_suffix}"
 
     def generate(self, requests: Sequence[Request]) -> list[Completion]:
-        params = [
-            self._vllm.SamplingParams(
-                temperature=r.params.temperature,
-                top_p=r.params.top_p,
-                top_k=r.params.top_k if r.params.top_k > 0 else -1,
-                max_tokens=r.params.max_tokens,
-                seed=r.params.seed,
-            )
-            for r in requests
-        ]
+        """One completion per request. A request vLLM refuses (a prompt longer than the
+        model's context, say) comes back failed with vLLM's reason, and the rest of its batch
+        still runs: vLLM refuses a whole `chat` call for one bad request, so the batch is split
+        until the bad ones stand alone (vLLM aborts what it had queued of a refused call)."""
+        if not requests:
+            return []
         started = time.perf_counter()
-        switches = {"chat_template_kwargs": self.template_kwargs} if self.template_kwargs else {}
-        outputs = self.llm.chat([r.message_dicts() for r in requests], params, use_tqdm=False,
-                                **switches)
-        latency = (time.perf_counter() - started) / max(len(requests), 1)
+        try:
+            outputs = self._chat(requests)
+        except self._refusals as exc:
+            if len(requests) == 1:
+                return [Completion("", "error", error=f"vLLM refused the request: {exc}")]
+            half = len(requests) // 2
+            return self.generate(requests[:half]) + self.generate(requests[half:])
+        latency = (time.perf_counter() - started) / len(requests)
         out = []
         for result in outputs:
             sample = result.outputs[0]
@@ -103,3 +103,34 @@ class VLLMBackend(Backend):
                 )
             )
         return out
+
+    def _chat(self, requests: Sequence[Request]):
+        params = [
+            self._vllm.SamplingParams(
+                temperature=r.params.temperature,
+                top_p=r.params.top_p,
+                top_k=r.params.top_k if r.params.top_k > 0 else -1,
+                max_tokens=r.params.max_tokens,
+                seed=r.params.seed,
+            )
+            for r in requests
+        ]
+        switches = {"chat_template_kwargs": self.template_kwargs} if self.template_kwargs else {}
+        return self.llm.chat([r.message_dicts() for r in requests], params, use_tqdm=False,
+                             **switches)
+
+    @property
+    def _refusals(self) -> tuple[type[Exception], ...]:
+        """What vLLM raises for a request it will not run (not for an engine that died)."""
+        try:
+            from vllm.exceptions import VLLMClientError
+        except ImportError:  # before vLLM 0.20 a refused request was a ValueError
+            return (ValueError,)
+        return (ValueError, VLLMClientError)
+
+    def close(self) -> None:
+        """Stop the engine's worker process now, not whenever the interpreter exits."""
+        llm = getattr(self, "llm", None)
+        if llm is not None:
+            llm.llm_engine.engine_core.shutdown()
+            self.llm = None

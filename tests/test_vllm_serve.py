@@ -1,0 +1,129 @@
+"""`vllm serve` (vLLM's OpenAI-compatible server, CPU build) on 127.0.0.1, driven through the
+`openai:` backend by the `svdistill` commands a user types: `sample` and `verify` on a few seeds,
+per-request seeds that reproduce, reruns that pay nothing, and a dead server reported as failed
+calls (exit status 1, the phase left to redo).
+
+Opt-in (`-m vllm`), run with the vLLM venv's python (`bash scripts/install.sh vllm`):
+
+    .venv-vllm/bin/python -m pytest -m vllm tests/test_vllm_serve.py
+
+The server starts once for the module (about 160 s on 2 cores). It is started as the README's
+"Scaling up" says, with the three CPU settings (KV-cache size, chunked prefill off, threads
+bound to every core).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import free_port
+from vllm_loop import loop_overrides, texts
+
+from svdistill.backends.embedded import embedded_hf_folder
+from svdistill.phases import PhaseLog
+from svdistill.runfolder import RunFolder
+
+pytestmark = pytest.mark.vllm
+pytest.importorskip("vllm")
+
+SERVED = "embedded"
+START_TIMEOUT_S = 600
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The server's base URL and its process; stopped at the end of the module."""
+    port = free_port()
+    cores = sorted(os.sched_getaffinity(0))
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "2",
+           "VLLM_CPU_OMP_THREADS_BIND": f"{cores[0]}-{cores[-1]}"}
+    log_path = tmp_path_factory.mktemp("vllm") / "server.log"
+    log = open(log_path, "w+b")  # noqa: SIM115 - a file: a full pipe would stall the server
+    vllm = Path(sys.executable).parent / "vllm"
+    proc = subprocess.Popen(
+        [str(vllm), "serve", str(embedded_hf_folder()), "--served-model-name", SERVED,
+         "--host", "127.0.0.1", "--port", str(port), "--no-enable-chunked-prefill",
+         "--max-model-len", "4096"],
+        stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.time() + START_TIMEOUT_S
+    try:
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"vllm serve exited: {log_path.read_text()[-3000:]}")
+            if time.time() > deadline:
+                pytest.fail(f"vllm serve did not start within {START_TIMEOUT_S} s")
+            try:
+                with urllib.request.urlopen(url + "/models", timeout=2) as reply:
+                    if json.loads(reply.read())["data"]:
+                        break
+            except OSError:
+                time.sleep(1)
+        yield url, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def svdistill(command: str, run: Path, url: str, *overrides: str) -> subprocess.CompletedProcess:
+    """`svdistill COMMAND quick --out RUN ...` as a user runs it, against the server."""
+    # One request at a time: vLLM's sampled text for a seeded request depends on which other
+    # requests share its batch, and concurrent requests arrive in a different order each run.
+    args = [*loop_overrides(f"openai:{url}#{SERVED}"), "model.concurrency=1", *overrides]
+    return subprocess.run(
+        [sys.executable, "-m", "svdistill", command, "quick", "--out", str(run),
+         "--no-progress", *args],
+        capture_output=True, text=True, timeout=900)
+
+
+def stats(run: Path, name: str) -> dict:
+    return json.loads((run / name).read_text())
+
+
+def test_sample_and_verify_through_the_server(server, tmp_path):
+    url, proc = server
+    run = tmp_path / "run"
+    for command in ("sample", "verify"):
+        done = svdistill(command, run, url)
+        assert done.returncode == 0, done.stderr[-3000:]
+    assert (stats(run, "sample_stats.json")["paid_calls"],
+            stats(run, "sample_stats.json")["errors"]) == (6, 0)
+    assert (stats(run, "verify_stats.json")["failed_calls"],
+            stats(run, "verify_stats.json")["paid_calls"]) == (0, 12)
+
+    # Rerun: nothing paid again.
+    for command in ("sample", "verify"):
+        assert svdistill(command, run, url).returncode == 0
+    assert stats(run, "sample_stats.json")["paid_calls"] == 0
+    assert stats(run, "verify_stats.json")["paid_calls"] == 0
+
+    # Another run folder, its own store: every call paid again, the same texts.
+    fresh = tmp_path / "fresh"
+    assert svdistill("sample", fresh, url).returncode == 0
+    assert stats(fresh, "sample_stats.json")["paid_calls"] == 6
+    assert texts(fresh) == texts(run)
+
+    # The server dies; a verify that needs new judge calls (three votes, not two) reports them
+    # failed, exits 1 and leaves the phase to redo, while the calls it had stay stored.
+    dead = tmp_path / "dead"
+    shutil.copytree(run, dead)
+    proc.terminate()
+    proc.wait(timeout=60)
+    done = svdistill("verify", dead, url, "verify.votes=3", "model.timeout_s=5")
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert "failed after retries" in done.stderr
+    assert "verify" not in PhaseLog(RunFolder(dead)).done
+    verify = stats(dead, "verify_stats.json")
+    assert verify["failed_calls"] > 0 and verify["cached_calls"] > 0
