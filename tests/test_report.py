@@ -330,9 +330,9 @@ def _has_matplotlib() -> bool:
 
 
 def test_without_matplotlib_the_tables_remain(full_run: Path, monkeypatch):
-    from svdistill import report_plots
+    from svdistill.report import plots
 
-    monkeypatch.setattr(report_plots, "available", lambda: False)
+    monkeypatch.setattr(plots, "available", lambda: False)
     text = build_report(full_run).read_text(encoding="utf-8")
     assert check_html(text).images == []
     assert "matplotlib is not installed" in text and "trained (after SVD)" in text
@@ -353,7 +353,7 @@ def test_cli_prints_the_report_path(full_run: Path, tmp_path: Path):
 
 def test_core_imports_without_matplotlib_or_torch():
     code = (
-        "import sys, svdistill.report, svdistill.report_plots\n"
+        "import sys, svdistill.report, svdistill.report.plots\n"
         "assert 'matplotlib' not in sys.modules and 'torch' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
