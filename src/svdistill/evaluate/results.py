@@ -82,27 +82,32 @@ def paired_comparisons(rows: list[dict[str, Any]]) -> list[PairedDiff]:
         subjects = [r for (m, meth), r in found.items()
                     if meth == "single" and m not in ("base", "no-filter")]
         for subject in subjects:
-            settings = _bootstrap_settings(subject)
             for ref_key in _REFERENCES:
                 ref = found.get(ref_key)
                 if ref is None:
                     continue
-                try:
-                    a_scores = question_means_file(subject["path"])
-                    b_scores = question_means_file(ref["path"])
-                except OSError:
-                    continue  # a folder without samples was not written by run_evaluate
-                out.append(paired_difference(a_scores, b_scores, a=_label(subject),
-                                             b=_label(ref), benchmark=bench,
-                                             exclude_unpaired=True, **settings))
+                diff = paired_between(subject["path"], ref["path"], a=_label(subject),
+                                      b=_label(ref), benchmark=bench)
+                if diff is not None:
+                    out.append(diff)
     return out
 
 
-def _bootstrap_settings(row: dict[str, Any]) -> dict[str, Any]:
+def paired_between(a_folder: str | Path, b_folder: str | Path, *, a: str, b: str,
+                   benchmark: str) -> PairedDiff | None:
+    """`a` - `b` from two evaluation folders of one benchmark (RUN/eval/<model>/<benchmark>/),
+    unpaired questions excluded and listed, bootstrapped with `a`'s own evaluate settings
+    (resamples, confidence, seed); None when either folder has no samples.jsonl."""
     try:
-        return EvalSummary.read(Path(row["path"]) / EvalSummary.FILE).bootstrap_settings()
-    except (OSError, ValueError, KeyError):
-        return {}
+        a_scores, b_scores = question_means_file(a_folder), question_means_file(b_folder)
+    except OSError:
+        return None  # a folder without samples was not written by run_evaluate
+    try:
+        settings = EvalSummary.read(Path(a_folder) / EvalSummary.FILE).bootstrap_settings()
+    except (OSError, ValueError):
+        settings = {}
+    return paired_difference(a_scores, b_scores, a=a, b=b, benchmark=benchmark,
+                             exclude_unpaired=True, **settings)
 
 
 def write_comparison(path: str | Path, rows: list[dict[str, Any]],

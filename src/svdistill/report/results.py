@@ -110,11 +110,11 @@ def results_section(rows: list[dict], level: int = 2, anchor: str = "results") -
 def in_words(d: PairedDiff) -> tuple[str, str]:
     """(the verdict in words, its CSS class): a difference whose interval contains zero is
     "not distinguishable", whatever its sign; otherwise the first model is better or worse."""
-    if d.verdict == NOT_DISTINGUISHABLE or d.ci_low is None or d.ci_high is None:
-        return f"not distinguishable: {d.a} and {d.b} within noise", "indistinct"
-    if d.ci_low > 0:
+    if d.outcome == "better":
         return f"better: {d.a} above {d.b}", "better"
-    return f"worse: {d.a} below {d.b}", "worse"
+    if d.outcome == "worse":
+        return f"worse: {d.a} below {d.b}", "worse"
+    return f"{NOT_DISTINGUISHABLE}: {d.a} and {d.b} within noise", "indistinct"
 
 
 def paired_section(rows: list[dict], level: int = 2, anchor: str = "paired") -> str:
