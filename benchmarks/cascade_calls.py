@@ -150,8 +150,9 @@ def main() -> None:
         )
     accepted = sum(v.accepted for v in lv)
     print(f"accepted            {accepted} of {len(items)}")
-    quality = judge_quality(lv, grade_candidates(items), [s.name for s in lc.stages])
-    if quality:
+    measured = judge_quality(lv, grade_candidates(items), [s.name for s in lc.stages])
+    if measured:
+        quality = measured.to_dict()  # rounded, as verify_stats.json holds it
         print(f"base rate           {quality['base_rate']}  ({quality['graded']} graded)")
         print(
             f"cascade precision   {quality['precision']}  recall {quality['recall']}  "

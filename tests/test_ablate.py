@@ -8,10 +8,12 @@ import shutil
 
 import pytest
 
+from svdistill import ablate as ablate_module
 from svdistill.ablate import (
     Ablation,
     grid,
     pick,
+    reference_cell,
     results_markdown,
     source_folder,
     table_rows,
@@ -209,6 +211,62 @@ def test_cli_no_train(sampled, config):
     assert (out / "ablate/results.md").exists()
 
 
+def write_eval(folder, correct):
+    """An evaluation folder as run_evaluate writes it: one sample per question."""
+    folder.mkdir(parents=True)
+    (folder / "samples.jsonl").write_text("".join(
+        json.dumps({"question_id": f"q{i}", "sample": 0, "correct": c}) + "\n"
+        for i, c in enumerate(correct)))
+    mean = sum(correct) / len(correct)
+    (folder / "summary.json").write_text(json.dumps({
+        "benchmark": "toy", "pass_at_1": mean, "ci": [mean, mean],
+        "graded_questions": len(correct), "bootstrap": {"resamples": 200, "confidence": 0.95}}))
+
+
+def test_reference_is_the_full_method_at_the_largest_budget(config):
+    assert reference_cell(grid(config)).name == "n8-v5"
+    assert reference_cell(grid(config, (1, 2), (3,))).name == "n2-v3"
+
+
+def test_cells_are_paired_against_base_and_the_reference_cell(config, sampled, monkeypatch):
+    out = sampled
+    ns, vs = (1, 2, 4), (1, 3, 5)
+    ablate(config, out, cells=["n2-v1", "n4-v5"], ns=ns, vs=vs)  # curated; no model trained
+    root = out / "ablate"
+    reference = [i % 3 != 2 for i in range(30)]  # 2 of 3 right
+    write_eval(root / "base/eval/base/toy", [i % 3 == 0 for i in range(30)])  # 1 of 3
+    write_eval(root / "n4-v5/eval/trained/toy", reference)
+    # the reference with two answers swapped (one lost, one gained): no difference to see
+    write_eval(root / "n2-v1/eval/trained/toy", [not c if i in (0, 2) else c
+                                                 for i, c in enumerate(reference)])
+    real = ablate_module.is_done  # the fake evaluations count as current ones
+
+    def done(folder, label, cfg, kind):
+        return (folder / "eval").is_dir() if label.startswith("evaluate") else real(
+            folder, label, cfg, kind)
+
+    monkeypatch.setattr(ablate_module, "is_done", done)
+    results = Ablation(config, out, grid(config, ns, vs), train=False, progress=False).results()
+    assert results["reference"] == "n4-v5"
+    rows = {r["cell"]: r["eval"]["toy"] for r in results["cells"]}
+    assert rows["n4-v5"]["vs_base"]["verdict"] == "n4-v5 better"
+    assert rows["n4-v5"]["vs_base"]["diff"] == pytest.approx(1 / 3)
+    assert "vs_reference" not in rows["n4-v5"]  # not against itself
+    same = rows["n2-v1"]["vs_reference"]
+    assert (same["a"], same["b"], same["questions"]) == ("n2-v1", "n4-v5", 30)
+    assert same["diff"] == 0 and same["ci_low"] < 0 < same["ci_high"]
+    assert same["verdict"] == "not distinguishable"
+
+    header, table = table_rows(results)
+    assert "toy vs base (paired)" in header and "toy vs n4-v5 (paired)" in header
+    by_setting = {row[0]: dict(zip(header, row, strict=True)) for row in table}
+    vs_base = by_setting["n=4, v=5"]["toy vs base (paired)"]
+    assert vs_base.startswith("+33.3 (+") and vs_base.endswith(") better")
+    assert by_setting["n=2, v=1"]["toy vs n4-v5 (paired)"].endswith(" not distinguishable")
+    assert by_setting["base model"]["toy vs base (paired)"] == "-"
+    assert "not distinguishable" in results_markdown(results)
+
+
 def test_source_is_round_1_of_a_pipeline_run(tmp_path):
     assert source_folder(tmp_path).path == tmp_path  # a `svdistill sample` folder, or empty
     (tmp_path / "round-1").mkdir()
@@ -233,3 +291,5 @@ def test_one_cell_trains_and_reports_its_gain(config, sampled, tiny_model):
     assert list(phases) == ["sample", "verify", "curate", "train", "evaluate trained"]
     header, table = table_rows(results)
     assert "arithmetic@3 pass@1 (CI)" in header and table[0][0] == "base model"
+    assert trained["vs_base"]["b"] == "base" and trained["vs_base"]["questions"] == 3
+    assert "arithmetic@3 vs base (paired)" in header

@@ -133,6 +133,8 @@ def test_round_order_gives_the_judge_everything_answer(tmp_path):
 def test_judge_quality_from_the_graded_candidates(tmp_path):
     s = run_ttc(setup(tmp_path), tmp_path / "run", ScriptedBackend(default=reply))
     q = s["judge_quality"]  # the scripted judge is perfect: 2 right accepted, 5 wrong rejected
-    assert (q["judged"], q["accepted_right"], q["accepted_wrong"]) == (7, 2, 0)
-    assert (q["rejected_right"], q["rejected_wrong"]) == (0, 5)
+    assert (q["graded"], q["accepted_correct"], q["accepted_wrong"]) == (7, 2, 0)
+    assert (q["rejected_correct"], q["rejected_wrong"]) == (0, 5)
     assert q["precision"] == q["recall"] == 1.0
+    # the verify phase's schema: per-stage figures too
+    assert set(q["stages"]) == {s["name"] for s in s["stages"]}

@@ -330,9 +330,9 @@ def _has_matplotlib() -> bool:
 
 
 def test_without_matplotlib_the_tables_remain(full_run: Path, monkeypatch):
-    from svdistill import report_plots
+    from svdistill.report import plots
 
-    monkeypatch.setattr(report_plots, "available", lambda: False)
+    monkeypatch.setattr(plots, "available", lambda: False)
     text = build_report(full_run).read_text(encoding="utf-8")
     assert check_html(text).images == []
     assert "matplotlib is not installed" in text and "trained (after SVD)" in text
@@ -353,7 +353,7 @@ def test_cli_prints_the_report_path(full_run: Path, tmp_path: Path):
 
 def test_core_imports_without_matplotlib_or_torch():
     code = (
-        "import sys, svdistill.report, svdistill.report_plots\n"
+        "import sys, svdistill.report, svdistill.report.plots\n"
         "assert 'matplotlib' not in sys.modules and 'torch' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -372,3 +372,75 @@ def test_no_filter_ablation_stands_beside_the_trained_model(full_run: Path, tmp_
     row = text.index("trained on unverified samples (no-filter)")
     assert text.index("trained (after SVD)") < row < text.index("UQ-TTC on base")
     assert "12.3%" in text[row:row + 400]
+
+
+def section_text(text: str, anchor: str) -> str:
+    """The text of one section, tags stripped."""
+    start = text.index(f'<section id="{anchor}">')
+    return re.sub(r"<[^>]+>", " ", text[start:text.index("</section>", start)])
+
+
+def test_paired_differences_are_shown_with_their_ci_and_in_words(full_run: Path):
+    text = build_report(full_run).read_text(encoding="utf-8")
+    check_html(text)
+    assert ">Paired differences</h2>" in text
+    paired = " ".join(section_text(text, "paired").split())
+    # the scripted trained model is right on every question, base wrong on one sample in four:
+    # +25 points on every question, an interval that excludes zero
+    assert "trained − base" in paired and "+25.0 pts" in paired
+    assert "better: trained above base" in paired
+    # UQ-TTC on base picks an accepted (right) candidate: no difference to tell apart
+    assert "trained − uq-ttc" in paired
+    assert "not distinguishable: trained and uq-ttc within noise" in paired
+
+
+def test_a_paired_difference_whose_ci_spans_zero_reads_not_distinguishable(tmp_path: Path):
+    from svdistill.report.results import in_words, paired_section
+
+    run = tmp_path / "run"
+    for model, correct in (("base", [i % 2 == 0 for i in range(40)]),
+                           ("trained", [i % 2 == 1 for i in range(40)])):
+        write_jsonl(run / f"eval/{model}/toy/samples.jsonl",
+                    [{"question_id": f"q{i}", "sample": 0, "correct": c}
+                     for i, c in enumerate(correct)])
+        (run / f"eval/{model}/toy/summary.json").write_text(json.dumps(
+            {"benchmark": "toy", "model": model, "method": "single", "pass_at_1": 0.5}))
+    from svdistill.evaluate.results import comparison_rows, paired_comparisons
+    from svdistill.runfolder import RunFolder
+
+    rows = comparison_rows(RunFolder(run))
+    (diff,) = paired_comparisons(rows)
+    assert diff.ci_low < 0 < diff.ci_high
+    assert in_words(diff)[1] == "indistinct"
+    html_text = paired_section(rows)
+    assert "not distinguishable" in html_text and "better" not in html_text
+    worse = diff.__class__(**{**diff.to_dict(), "diff": -0.2, "ci_low": -0.3, "ci_high": -0.1,
+                              "verdict": "base better"})
+    assert in_words(worse) == ("worse: trained below base", "worse")
+
+
+def test_an_earlier_versions_run_folder_still_renders(full_run: Path, tmp_path: Path):
+    """verify_stats.json without each stage's rejected_file, and a UQ-TTC summary with the
+    judge quality in the shape evaluation wrote it before the one schema."""
+    run = tmp_path / "old"
+    shutil.copytree(full_run, run, ignore=shutil.ignore_patterns("calls.jsonl", "report.html"))
+    stats = json.loads((run / "verify_stats.json").read_text())
+    for stage in stats["stages"]:
+        del stage["rejected_file"]
+    (run / "verify_stats.json").write_text(json.dumps(stats))
+    path = run / "eval/base+uq-ttc/bench/summary.json"
+    summary = json.loads(path.read_text())
+    summary["judge_quality"] = {"judged": 6, "accepted_right": 3, "accepted_wrong": 1,
+                                "rejected_right": 0, "rejected_wrong": 2,
+                                "precision": 0.75, "recall": 1.0}
+    path.write_text(json.dumps(summary))
+    text = build_report(run).read_text(encoding="utf-8")
+    check_html(text)
+    assert "Problems reading the run" not in text
+    # the rejected files are found where verify wrote them: the same funnel as today's folder
+    today = build_report(full_run).read_text(encoding="utf-8")
+    assert section_text(text, "funnel") == section_text(today, "funnel")
+    assert "in rejected/" in section_text(text, "funnel")
+    quality = " ".join(section_text(text, "quality").split())
+    # 6 graded, base rate 3/6, precision 3/4, recall 1
+    assert "bench (UQ-TTC, base) 6 50.0% 75.0% 100.0%" in quality

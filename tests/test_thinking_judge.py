@@ -16,6 +16,7 @@ from svdistill.backends.base import Request
 from svdistill.backends.scripted import ScriptedBackend
 from svdistill.cli import packaged_config
 from svdistill.config import load_config
+from svdistill.report import build_report
 from svdistill.phases import Engines, Executor, curate_phase, sample_phase, verify_phase
 from svdistill.runfolder import RunFolder
 
@@ -100,3 +101,8 @@ def test_a_thinking_judge_cut_off_at_256_tokens_is_reported_not_a_no(tmp_path, c
     err = " ".join(capsys.readouterr().err.split())
     assert "cut off at max_tokens=256" in err and "Raise verify.max_tokens" in err
     assert "stage cycle: 24 of 24 candidates were settled by no vote" in err
+
+    # The report flags the stage too.
+    html = build_report(tmp_path / "run").read_text()
+    assert "Stage cycle: most candidates were settled by no vote" in html
+    assert "cut off (no vote)" in html

@@ -103,10 +103,10 @@ def test_judge_quality_against_the_grader(tmp_path: Path) -> None:
     q = summary.quality
     assert q is not None
     # 8 well-formed candidates, half right; the truncated and empty ones are graded wrong
-    assert q["graded"] == 10 and q["ungraded"] == 0
-    assert q["base_rate"] == 0.4
-    assert q["precision"] == 0.5 and q["recall"] == 1.0 and q["accepted_wrong"] == 4
-    assert q["stages"]["rules"]["accept_rate"] == 0.8
+    assert q.graded == 10 and q.ungraded == 0
+    assert q.base_rate == 0.4
+    assert q.precision == 0.5 and q.recall == 1.0 and q.accepted_wrong == 4
+    assert q.stages["rules"].accept_rate == 0.8
     stats = json.loads(run.file("verify_stats.json").read_text())
     assert stats["quality"]["precision"] == 0.5
     grades = list(read_jsonl(run.file("verify_grades.jsonl")))

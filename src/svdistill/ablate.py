@@ -28,7 +28,6 @@ construction (not derived from another cell's votes), and a second `ablate` pays
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,8 @@ from typing import Any
 from rich.console import Console
 
 from .config import Config, load_config
+from .evaluate.paired import PairedDiff
+from .evaluate.results import paired_between
 from .phases import (
     Engines,
     Executor,
@@ -49,6 +50,7 @@ from .phases import (
 )
 from .runfolder import RunFolder
 from .store import RunError, read_jsonl, write_json, write_jsonl
+from .summaries import CurateSummary, EvalSummary, SampleStats, VerifyStats
 
 PAPER_N = (1, 4, 8)
 PAPER_V = (1, 3, 5)
@@ -144,8 +146,11 @@ def take_first(pool: RunFolder, run: RunFolder, n: int) -> None:
                 (r for r in read_jsonl(pool.file("candidates.jsonl")) if r["sample_index"] < n))
 
 
-def _json(path: Path) -> dict[str, Any] | None:
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+def reference_cell(cells: list[Cell]) -> Cell | None:
+    """The cell every other is compared with: the paper's method at the grid's largest budget
+    (the config's cascade, first-valid, largest n, then largest v)."""
+    full = [c for c in cells if c.policy == "first-valid" and c.stages is None and c.votes]
+    return max(full, key=lambda c: (c.n, c.votes or 0), default=None)
 
 
 class Ablation:
@@ -225,7 +230,8 @@ class Ablation:
         go(curate_phase(config, run, p))
         if not self.train:
             return
-        if not (_json(run.file("sft/stats.json")) or {}).get("kept"):
+        curated = CurateSummary.of(run.path)
+        if not (curated and curated.kept):
             self.console.print(f"[yellow]{cell.name}: no training examples, so no model to "
                                "train or evaluate[/]")
             return
@@ -237,10 +243,12 @@ class Ablation:
     def results(self) -> dict[str, Any]:
         """Rows of every cell of the grid whose curation is current (its phases.json holds this
         config's inputs), run now or earlier, with evaluation columns where its trained
-        model's evaluation is current too."""
+        model's evaluation is current too: pass@1, the gain over base, and the paired
+        differences against base and against the reference cell (`reference_cell`)."""
         base_eval = {}
         if is_done(self.root / "base", "evaluate base", self.config, "evaluate-base"):
             base_eval = _evaluations(self.root / "base" / "eval" / "base")
+        reference = reference_cell(self.grid)
         rows = []
         for cell in self.grid:
             config = cell.configure(self.config)
@@ -256,22 +264,34 @@ class Ablation:
                     for name, e in _evaluations(folder / "eval" / "trained").items()
                 }
             rows.append(row)
-        pool = _json(self.root / "samples" / "sample_stats.json") or {}
+        evaluated = {r["cell"] for r in rows if r["eval"]}
+        for row in rows:
+            for bench, e in row["eval"].items():
+                mine = self.root / row["cell"] / "eval" / "trained" / bench
+                others = {"vs_base": (self.root / "base" / "eval" / "base" / bench, "base")}
+                if reference and reference.name in evaluated and row["cell"] != reference.name:
+                    others["vs_reference"] = (self.root / reference.name / "eval" / "trained"
+                                              / bench, reference.name)
+                for key, (theirs, label) in others.items():
+                    diff = paired_between(mine, theirs, a=row["cell"], b=label, benchmark=bench)
+                    e[key] = diff.to_dict() if diff else None
+        pool = SampleStats.of(self.root / "samples")
         return {
             "run": str(self.out),
             "source": str(self.source.path),
-            "sampling_calls_paid": pool.get("paid_calls"),
+            "sampling_calls_paid": pool.paid_calls if pool else None,
             "base": base_eval,
+            "reference": reference.name if reference else None,
             "cells": rows,
         }
 
 
 def _evaluations(folder: Path) -> dict[str, dict[str, Any]]:
     out = {}
-    for path in sorted(folder.glob("*/summary.json")):
-        s = json.loads(path.read_text(encoding="utf-8"))
-        out[s["benchmark"]] = {"pass_at_1": s.get("pass_at_1"), "ci": s.get("ci"),
-                               "questions": s.get("graded_questions")}
+    for path in sorted(folder.glob(f"*/{EvalSummary.FILE}")):
+        s = EvalSummary.read(path)
+        out[s.benchmark] = {"pass_at_1": s.pass_at_1, "ci": s.ci,
+                            "questions": s.graded_questions}
     return out
 
 
@@ -293,22 +313,24 @@ def kept_correct(run: RunFolder) -> tuple[int, int]:
 
 def cell_row(cell: Cell, run: RunFolder) -> dict[str, Any]:
     """The data-side columns of one cell, from its stats files."""
-    curate = _json(run.file("sft/stats.json")) or {}
-    verify = _json(run.file("verify_stats.json")) if cell.votes is not None else None
-    quality = (verify or {}).get("quality") or {}
+    curate = CurateSummary.of(run.path) or CurateSummary()
+    verify = VerifyStats.of(run.path) if cell.votes is not None else None
+    quality = verify.quality if verify else None
     correct, graded = kept_correct(run)
     return {
         "cell": cell.name, "setting": cell.setting, "n": cell.n, "votes": cell.votes,
         "policy": cell.policy, "stages": list(cell.stages) if cell.stages else None,
-        "questions": curate.get("questions"), "candidates": curate.get("candidates"),
-        "accepted": verify["accepted"] if verify else None,
-        "acceptance": verify["acceptance"] if verify else None,
-        "kept": curate.get("kept"),
+        "questions": curate.questions, "candidates": curate.candidates,
+        "accepted": verify.accepted if verify else None,
+        "acceptance": verify.acceptance if verify else None,
+        "kept": curate.kept,
         "kept_correct": round(correct / graded, 4) if graded else None,
         "kept_graded": graded,
-        "precision": quality.get("precision"), "recall": quality.get("recall"),
-        "calls_needed": verify["model_calls"] if verify else 0,
-        "calls_paid": verify["paid_calls"] if verify else 0,
+        "precision": round(quality.precision, 4) if quality and quality.precision is not None
+        else None,
+        "recall": round(quality.recall, 4) if quality and quality.recall is not None else None,
+        "calls_needed": verify.model_calls if verify else 0,
+        "calls_paid": verify.paid_calls if verify else 0,
         "eval": {},
     }
 
@@ -320,13 +342,27 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
 
+def paired_text(diff: dict[str, Any] | None) -> str:
+    """A paired difference in points with its interval and the verdict in words, e.g.
+    "+5.0 (+1.2 to +8.8) better" or "+1.0 (-2.0 to +4.0) not distinguishable"."""
+    if not diff:
+        return "-"
+    d = PairedDiff.from_dict(diff)
+    if d.diff is None or d.ci_low is None or d.ci_high is None:
+        return f"- {d.outcome}"
+    return (f"{100 * d.diff:+.1f} ({100 * d.ci_low:+.1f} to {100 * d.ci_high:+.1f}) "
+            f"{d.outcome}")
+
+
 def table_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the paper-shaped table, as text (shared by rich and markdown)."""
     benches = list(results["base"]) or sorted({b for r in results["cells"] for b in r["eval"]})
     header = ["setting", "kept", "accepted", "acceptance %", "judge precision %",
               "judge recall %", "kept correct %", "calls needed / paid"]
+    reference = results.get("reference") or "reference"
     for bench in benches:
-        header += [f"{bench} pass@1 (CI)", f"{bench} gain"]
+        header += [f"{bench} pass@1 (CI)", f"{bench} gain", f"{bench} vs base (paired)",
+                   f"{bench} vs {reference} (paired)"]
 
     def score(e: dict[str, Any] | None) -> str:
         if not e or e["pass_at_1"] is None:
@@ -337,7 +373,7 @@ def table_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     rows = []
     if benches:
         rows.append(["base model", *["-"] * 7,
-                     *(x for b in benches for x in (score(results["base"].get(b)), "-"))])
+                     *(x for b in benches for x in (score(results["base"].get(b)), "-", "-", "-"))])
     for r in results["cells"]:
         row = [r["setting"], str(r["kept"]),
                "-" if r["accepted"] is None else f"{r['accepted']} / {r['candidates']}",
@@ -346,7 +382,9 @@ def table_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         for bench in benches:
             e = r["eval"].get(bench)
             gain = None if not e else e["gain"]
-            row += [score(e), "-" if gain is None else f"{100 * gain:+.1f}"]
+            row += [score(e), "-" if gain is None else f"{100 * gain:+.1f}",
+                    paired_text((e or {}).get("vs_base")),
+                    paired_text((e or {}).get("vs_reference"))]
         rows.append(row)
     return header, rows
 
@@ -371,7 +409,10 @@ def results_markdown(results: dict[str, Any]) -> str:
     note = (f"\nSamples and calls reused from {results['source']}; kept correct and judge "
             "precision/recall are measured against the seed references (never seen by the "
             "method); calls needed / paid: judge calls the cell's verification asked for / paid "
-            "for new (0 when earlier cells or the run had paid them).\n")
+            "for new (0 when earlier cells or the run had paid them). Paired: the cell's trained "
+            "model minus base (or the reference cell) on the same questions and sample seeds, in "
+            "points with a paired bootstrap interval; one that contains zero is not "
+            "distinguishable.\n")
     return "\n".join(lines) + "\n" + note
 
 

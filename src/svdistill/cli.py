@@ -125,13 +125,13 @@ def sample(config: ConfigArg, out: OutOpt = None, overrides: Overrides = None,
     engines.model(cfg)  # run_sample saves the config once seeds load
 
     def show(summary) -> None:
-        s = summary.as_dict()
+        s = summary.stats()
         console.print(summary_table("sample", {
-            "questions": s["questions"], "candidates": s["candidates"],
-            "truncated": s["truncated"], "failed calls": s["errors"],
-            "calls paid / reused": f"{s['paid_calls']} / {s['cached_calls']}",
-            "tokens generated": s["completion_tokens_paid"],
-            "engine tokens/s": s["engine_tokens_per_s"], "wall time (s)": s["wall_s"],
+            "questions": s.questions, "candidates": s.candidates,
+            "truncated": s.truncated, "failed calls": s.errors,
+            "calls paid / reused": f"{s.paid_calls} / {s.cached_calls}",
+            "tokens generated": s.completion_tokens_paid,
+            "engine tokens/s": s.engine_tokens_per_s, "wall time (s)": s.wall_s,
         }))
         console.print(f"wrote {run.file('candidates.jsonl')}")
 
@@ -186,25 +186,24 @@ def curate(config: ConfigArg, out: OutOpt = None, overrides: Overrides = None,
     # config.yaml is not rewritten: it records the prompts the candidates were sampled with,
     # which the training examples must repeat. Curate's settings go into sft/stats.json.
     run = RunFolder(out or default_out(config))
-    summary = execute(run, curate_phase(cfg, run, bars(progress)), cfg, lambda summary: None)
-    s = summary.as_dict()
+    s = execute(run, curate_phase(cfg, run, bars(progress)), cfg, lambda summary: None)
     rows: dict = {
-        "policy": s["policy"], "questions": s["questions"], "candidates": s["candidates"],
-        "accepted candidates": s["accepted"],
-        "questions with an accepted candidate": s["questions_with_accepted"],
-        "selected by policy": s["selected"], "kept (training examples)": s["kept"],
+        "policy": s.policy, "questions": s.questions, "candidates": s.candidates,
+        "accepted candidates": s.accepted,
+        "questions with an accepted candidate": s.questions_with_accepted,
+        "selected by policy": s.selected, "kept (training examples)": s.kept,
     }
-    rows.update({f"dropped: {reason}": count for reason, count in s["dropped"].items()})
-    tokens = s["tokens"]
+    rows.update({f"dropped: {reason}": count for reason, count in sorted(s.dropped.items())})
+    tokens = s.tokens
     if tokens:
         rows["tokens per example mean / p50 / p95 / max"] = (
             f"{tokens['mean']} / {tokens['p50']} / {tokens['p95']} / {tokens['max']}")
         rows[f"longer than train.max_length={cfg.train.max_length}"] = tokens["over_max_length"]
     console.print(summary_table("curate", rows))
-    for warning in s["warnings"]:
+    for warning in s.warnings:
         err.print(f"[yellow]{warning}[/]", highlight=False)
     console.print(f"wrote {run.file('sft')} (train.jsonl, dataset/, dropped.jsonl, stats.json)")
-    if not s["kept"]:
+    if not s.kept:
         raise typer.Exit(1)
 
 
@@ -228,21 +227,20 @@ def train(config: ConfigArg, out: OutOpt = None, overrides: Overrides = None,
                        ) from None
     from .phases import train_phase
 
-    summary = execute(run, train_phase(cfg, run, bars(progress)), cfg, lambda summary: None)
-    if not summary.model_dir:
+    s = execute(run, train_phase(cfg, run, bars(progress)), cfg, lambda summary: None)
+    if not s.model_dir:
         return  # not the main process of a multi-GPU launch
-    s = summary.as_dict()
     console.print(summary_table("train", {
-        "base model": s["base_model"], "method": s["method"], "examples": s["examples"],
-        "dropped: longer than max_length": len(s["dropped_too_long"]),
-        "steps / epochs": f"{s['steps']} / {s['epochs']}",
-        "effective batch": s["effective_batch"],
-        "loss first / last": f"{s['first_loss']:.4f} / {s['last_loss']:.4f}"
-        if s["first_loss"] is not None else "-",
-        "s / step": s["s_per_step"], "wall time (s)": s["wall_s"],
-        "peak memory (MiB)": s["peak_rss_mib"],
+        "base model": s.base_model, "method": s.method, "examples": s.examples,
+        "dropped: longer than max_length": len(s.dropped_too_long),
+        "steps / epochs": f"{s.steps} / {s.epochs}",
+        "effective batch": s.effective_batch,
+        "loss first / last": f"{s.first_loss:.4f} / {s.last_loss:.4f}"
+        if s.first_loss is not None and s.last_loss is not None else "-",
+        "s / step": s.s_per_step, "wall time (s)": s.wall_s,
+        "peak memory (MiB)": s.peak_rss_mib,
     }))
-    console.print(f"wrote {s['model_dir']}; evaluate it with model.backend=hf:{s['model_dir']}")
+    console.print(f"wrote {s.model_dir}; evaluate it with model.backend=hf:{s.model_dir}")
 
 
 @app.command()

@@ -32,58 +32,22 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from .config import Config, load_config
-from .progress import PhaseProgress
 from .ngrams import NgramIndex
+from .progress import PhaseProgress
 from .records import Candidate, Question, Verdict, from_dict
 from .registry import CURATE_POLICIES
 from .runfolder import RunFolder
 from .sample import sampling_messages
-from .store import RunError, atomic_folder, read_jsonl, write_json, write_jsonl
+from .store import RunError, atomic_folder, read_jsonl, write_jsonl
+from .summaries import CurateSummary
 
 T = TypeVar("T")
 VERIFIED_POLICIES = ("first-valid", "all-valid", "single-judge")
 SINGLE_JUDGE_STAGES = {"rules", "single"}
-
-
-@dataclass
-class CurateSummary:
-    policy: str
-    questions: int = 0
-    candidates: int = 0
-    verdicts: int = 0
-    accepted: int = 0
-    questions_with_accepted: int = 0
-    selected: int = 0
-    kept: int = 0
-    truncated_kept: int = 0
-    dropped: Counter = field(default_factory=Counter)  # reason -> count
-    tokens: dict[str, float] = field(default_factory=dict)
-    verify_stages: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    wall_s: float = 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "policy": self.policy,
-            "questions": self.questions,
-            "candidates": self.candidates,
-            "verdicts": self.verdicts,
-            "accepted": self.accepted,
-            "questions_with_accepted": self.questions_with_accepted,
-            "selected": self.selected,
-            "kept": self.kept,
-            "truncated_kept": self.truncated_kept,
-            "dropped": dict(sorted(self.dropped.items())),
-            "tokens": self.tokens,
-            "verify_stages": self.verify_stages,
-            "warnings": self.warnings,
-            "wall_s": round(self.wall_s, 3),
-        }
 
 
 # ---------------------------------------------------------------------------- reading the run
@@ -432,11 +396,13 @@ def run_curate(config: Config, run: RunFolder, progress: bool = True) -> CurateS
         summary.warnings.append("no training examples: nothing to train on")
 
     sft = run.file("sft")
-    (sft / "stats.json").unlink(missing_ok=True)  # present again only once the set is complete
+    # present again only once the set is complete
+    run.file(CurateSummary.FILE).unlink(missing_ok=True)
     if not save_dataset(kept, sft / "dataset"):
         summary.warnings.append("`datasets` is not installed: wrote sft/train.jsonl only")
     write_jsonl(sft / "train.jsonl", kept)
     write_jsonl(sft / "dropped.jsonl", dropped)
     summary.wall_s = time.perf_counter() - started
-    write_json(sft / "stats.json", {**summary.as_dict(), "curate": config.curate.model_dump()})
+    summary.curate = config.curate.model_dump()
+    summary.write(run.file(CurateSummary.FILE))
     return summary

@@ -21,7 +21,8 @@ from .progress import PhaseProgress
 from .records import Candidate, Question, to_dict
 from .runfolder import RunFolder
 from .seeds import SeedReport, iter_seeds
-from .store import atomic_writer, dumps, write_json
+from .store import atomic_writer, dumps
+from .summaries import SampleStats
 from .thinking import split_thinking
 
 
@@ -35,21 +36,22 @@ class SampleSummary:
     seeds: SeedReport = field(default_factory=SeedReport)
     wall_s: float = 0.0
 
-    def as_dict(self) -> dict:
-        return {
-            "questions": self.questions,
-            "candidates": self.candidates,
-            "truncated": self.truncated,
-            "errors": self.errors,
-            "paid_calls": self.calls.paid,
-            "cached_calls": self.calls.cached,
-            "completion_tokens_paid": self.calls.completion_tokens,
-            "engine_tokens_per_s": round(self.calls.tokens_per_s, 2),
-            "seed_rows": self.seeds.rows,
-            "duplicate_seeds": self.seeds.duplicates,
-            "skipped_seeds": dict(self.seeds.skipped),
-            "wall_s": round(self.wall_s, 2),
-        }
+    def stats(self) -> SampleStats:
+        """The record written to sample_stats.json."""
+        return SampleStats(
+            questions=self.questions,
+            candidates=self.candidates,
+            truncated=self.truncated,
+            errors=self.errors,
+            paid_calls=self.calls.paid,
+            cached_calls=self.calls.cached,
+            completion_tokens_paid=self.calls.completion_tokens,
+            engine_tokens_per_s=round(self.calls.tokens_per_s, 2),
+            seed_rows=self.seeds.rows,
+            duplicate_seeds=self.seeds.duplicates,
+            skipped_seeds=dict(self.seeds.skipped),
+            wall_s=round(self.wall_s, 2),
+        )
 
 
 def sampling_messages(config: Config, question: Question) -> list[dict[str, str]]:
@@ -131,5 +133,5 @@ def run_sample(config: Config, run: RunFolder, backend: Backend, progress: bool 
         run.save_config(config)
         summary.calls = runner.stats
         summary.wall_s = time.perf_counter() - started
-        write_json(run.file("sample_stats.json"), summary.as_dict())
+        summary.stats().write(run.file(SampleStats.FILE))
     return summary

@@ -25,7 +25,6 @@ import os
 import resource
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,39 +38,13 @@ from trl import SFTConfig, SFTTrainer
 from .backends.hf import load_model
 from .config import Config, TrainConfig
 from .runfolder import RunFolder
-from .store import RunError, atomic_folder, atomic_writer, dumps, read_jsonl, write_json
+from .store import RunError, atomic_folder, atomic_writer, dumps, read_jsonl
+from .summaries import TrainSummary
 
 # transformers 5 renamed gradient_checkpointing (now a deprecated alias); use whichever exists.
 CHECKPOINTING = "activation_checkpointing"
 if CHECKPOINTING not in SFTConfig.__dataclass_fields__:
     CHECKPOINTING = "gradient_checkpointing"
-
-
-@dataclass
-class TrainSummary:
-    base_model: str
-    method: str
-    examples: int = 0
-    dropped_too_long: list[str] = field(default_factory=list)
-    response_tokens: int = 0
-    prompt_tokens_masked: int = 0
-    steps: int = 0
-    epochs: float = 0.0
-    effective_batch: int = 0
-    trainable_params: int = 0
-    first_loss: float | None = None
-    last_loss: float | None = None
-    train_loss: float | None = None
-    train_s: float = 0.0
-    s_per_step: float = 0.0
-    wall_s: float = 0.0
-    peak_rss_mib: float = 0.0
-    peak_gpu_mib: float | None = None
-    model_dir: str = ""
-    adapter_dir: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def resolve_trainable_model(spec: str, base_model: str | None = None) -> Path:
@@ -365,5 +338,6 @@ def run_train(config: Config, run: RunFolder, progress: bool = True) -> TrainSum
     summary.wall_s = time.perf_counter() - started
     # ru_maxrss is in KiB on Linux: the process's peak resident memory, training included.
     summary.peak_rss_mib = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    write_json(train_dir / "stats.json", {**summary.as_dict(), "train": t.model_dump()})
+    summary.train = t.model_dump()
+    summary.write(run.file(TrainSummary.FILE))
     return summary

@@ -60,6 +60,14 @@ class PairedDiff:
     #: question id -> why it was left out ("only in a", "only in b", "ungraded in a", ...)
     excluded: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def outcome(self) -> str:
+        """From `a`'s side, in words: "better", "worse", or "not distinguishable" when the
+        interval contains zero (or there was nothing to pair)."""
+        if self.verdict == NOT_DISTINGUISHABLE or self.ci_low is None:
+            return NOT_DISTINGUISHABLE
+        return "better" if self.ci_low > 0 else "worse"
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

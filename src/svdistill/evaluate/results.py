@@ -9,6 +9,7 @@ from typing import Any
 
 from ..runfolder import RunFolder
 from ..store import write_json
+from ..summaries import EvalSummary
 from .paired import PairedDiff, paired_difference, question_means_file
 
 _METHOD_ORDER = {"single": 0, "uq-ttc": 1}
@@ -35,26 +36,25 @@ def comparison_rows(run: RunFolder) -> list[dict[str, Any]]:
     """One row per (benchmark, model, method) with results in RUN/eval, sorted by benchmark,
     then base, trained, other models, and single before UQ-TTC."""
     rows = []
-    for path in sorted(run.path.glob("eval/*/*/summary.json")):
+    for path in sorted(run.path.glob(f"eval/*/*/{EvalSummary.FILE}")):
         try:
-            s = json.loads(path.read_text(encoding="utf-8"))
+            s = EvalSummary.read(path)
         except (OSError, ValueError):
             continue  # a summary is written atomically; an unreadable one is not ours
-        ci = s.get("ci") or [None, None]
         rows.append({
-            "benchmark": s.get("benchmark"),
-            "model": s.get("model"),
-            "method": s.get("method", "single"),
-            "engine": s.get("engine"),
-            "questions": s.get("graded_questions"),
-            "samples_per_question": s.get("samples_per_question"),
-            "pass_at_1": s.get("pass_at_1"),
-            "ci_low": ci[0],
-            "ci_high": ci[1],
-            "calls_per_question": s.get("calls_per_question"),
-            "fallback_rate": s.get("fallback_rate"),
-            "ungraded": s.get("ungraded"),
-            "gold_rejected": s.get("gold_rejected"),
+            "benchmark": s.benchmark,
+            "model": s.model,
+            "method": s.method,
+            "engine": s.engine,
+            "questions": s.graded_questions,
+            "samples_per_question": s.samples_per_question,
+            "pass_at_1": s.pass_at_1,
+            "ci_low": s.ci_low,
+            "ci_high": s.ci_high,
+            "calls_per_question": s.calls_per_question,
+            "fallback_rate": s.fallback_rate,
+            "ungraded": s.ungraded,
+            "gold_rejected": s.gold_rejected,
             "path": str(path.parent),
         })
     return sort_rows(rows)
@@ -82,31 +82,32 @@ def paired_comparisons(rows: list[dict[str, Any]]) -> list[PairedDiff]:
         subjects = [r for (m, meth), r in found.items()
                     if meth == "single" and m not in ("base", "no-filter")]
         for subject in subjects:
-            settings = _bootstrap_settings(subject)
             for ref_key in _REFERENCES:
                 ref = found.get(ref_key)
                 if ref is None:
                     continue
-                try:
-                    a_scores = question_means_file(subject["path"])
-                    b_scores = question_means_file(ref["path"])
-                except OSError:
-                    continue  # a folder without samples was not written by run_evaluate
-                out.append(paired_difference(a_scores, b_scores, a=_label(subject),
-                                             b=_label(ref), benchmark=bench,
-                                             exclude_unpaired=True, **settings))
+                diff = paired_between(subject["path"], ref["path"], a=_label(subject),
+                                      b=_label(ref), benchmark=bench)
+                if diff is not None:
+                    out.append(diff)
     return out
 
 
-def _bootstrap_settings(row: dict[str, Any]) -> dict[str, Any]:
+def paired_between(a_folder: str | Path, b_folder: str | Path, *, a: str, b: str,
+                   benchmark: str) -> PairedDiff | None:
+    """`a` - `b` from two evaluation folders of one benchmark (RUN/eval/<model>/<benchmark>/),
+    unpaired questions excluded and listed, bootstrapped with `a`'s own evaluate settings
+    (resamples, confidence, seed); None when either folder has no samples.jsonl."""
     try:
-        s = json.loads((Path(row["path"]) / "summary.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError, KeyError):
-        return {}
-    boot = s.get("bootstrap") or {}
-    out = {"resamples": boot.get("resamples"), "confidence": boot.get("confidence"),
-           "seed": (s.get("sampling") or {}).get("seed")}
-    return {k: v for k, v in out.items() if v is not None}
+        a_scores, b_scores = question_means_file(a_folder), question_means_file(b_folder)
+    except OSError:
+        return None  # a folder without samples was not written by run_evaluate
+    try:
+        settings = EvalSummary.read(Path(a_folder) / EvalSummary.FILE).bootstrap_settings()
+    except (OSError, ValueError):
+        settings = {}
+    return paired_difference(a_scores, b_scores, a=a, b=b, benchmark=benchmark,
+                             exclude_unpaired=True, **settings)
 
 
 def write_comparison(path: str | Path, rows: list[dict[str, Any]],

@@ -16,15 +16,14 @@ benchmarks/cascade_calls.py counts the replies where a batched engine did not.)
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 
 from ..backends.base import Completion, Request
 from ..config import VerifyConfig
 from ..generation import CallRunner
 from ..progress import PhaseProgress
 from ..records import Candidate, Question, StageResult, Verdict, Vote
+from ..summaries import StageStats
 from .parse import ERROR, TRUNCATED, UNDECIDED, YES
 from .stages import Item, RulesStage, Stage, VoteSteps, build_stages, judge_budget
 
@@ -44,32 +43,6 @@ def decide(verdicts: Sequence[str | None], votes: int, need: int) -> tuple[bool,
         elif yes + votes - k - 1 < need:
             return False, k
     return None
-
-
-@dataclass
-class StageStats:
-    """Counts for one stage. `calls` are the distinct model requests the stage needed (what a
-    run without a call store would pay); `paid` are those sent to the engine by this process."""
-
-    name: str
-    entered: int = 0
-    passed: int = 0
-    rejected: int = 0  # a "no" settled it (or, for rules, any rule)
-    undecided: int = 0  # an unparseable reply settled it
-    truncated: int = 0  # a judge reply cut off at max_tokens settled it (not a vote)
-    votes: int = 0  # votes cast, whatever they said
-    truncated_votes: int = 0  # of those, replies cut off at max_tokens
-    errors: int = 0  # a failed judge call settled it: a rerun retries
-    calls: int = 0
-    paid: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    reasons: Counter = field(default_factory=Counter)  # rules stage: rejections by reason
-
-    def as_dict(self) -> dict:
-        row = {k: v for k, v in self.__dict__.items() if k != "reasons"}
-        row["reasons"] = dict(self.reasons)
-        return row
 
 
 class _Vote:

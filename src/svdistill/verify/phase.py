@@ -26,8 +26,9 @@ from ..generation import CallRunner, CallStats
 from ..progress import PhaseProgress
 from ..records import Candidate, Question, Verdict, from_dict, to_dict
 from ..runfolder import RunFolder
-from ..store import RunError, atomic_writer, dumps, read_jsonl, write_json
-from .cascade import Cascade, StageStats
+from ..store import RunError, atomic_writer, dumps, read_jsonl
+from ..summaries import JudgeQuality, StageStats, VerifyStats
+from .cascade import Cascade
 from .quality import QualityTally, grade_candidates
 from .stages import Item
 
@@ -38,7 +39,7 @@ class VerifySummary:
     accepted: int = 0
     stages: list[StageStats] = field(default_factory=list)
     calls: CallStats = field(default_factory=CallStats)
-    quality: dict | None = None
+    quality: JudgeQuality | None = None
     settings: dict = field(default_factory=dict)
     wall_s: float = 0.0
 
@@ -81,29 +82,30 @@ class VerifySummary:
         """Candidates rejected because a judge call failed: a rerun retries just those calls."""
         return sum(s.errors for s in self.stages)
 
-    def as_dict(self) -> dict:
+    def stats(self) -> VerifyStats:
+        """The record written to verify_stats.json."""
         calls = sum(s.calls for s in self.stages)
-        return {
-            "candidates": self.candidates,
-            "accepted": self.accepted,
-            "rejected": self.candidates - self.accepted,
-            "acceptance": round(self.accepted / self.candidates, 4) if self.candidates else None,
-            "model_calls": calls,
-            "calls_per_candidate": round(calls / self.candidates, 3) if self.candidates else None,
-            "calls_per_accepted": round(calls / self.accepted, 3) if self.accepted else None,
-            "tokens": sum(s.prompt_tokens + s.completion_tokens for s in self.stages),
-            "paid_calls": self.calls.paid,
-            "cached_calls": self.calls.cached,
-            "failed_calls": self.calls.errors,
-            "judge_errors": self.errors,
-            "judge_truncated": self.truncated_votes > 0,
-            "judge_truncated_votes": self.truncated_votes,
-            "unsettled_stages": self.unsettled_stages,
-            "quality": self.quality,
-            "stages": [s.as_dict() for s in self.stages],
-            "settings": self.settings,
-            "wall_s": round(self.wall_s, 2),
-        }
+        return VerifyStats(
+            candidates=self.candidates,
+            accepted=self.accepted,
+            rejected=self.candidates - self.accepted,
+            acceptance=round(self.accepted / self.candidates, 4) if self.candidates else None,
+            model_calls=calls,
+            calls_per_candidate=round(calls / self.candidates, 3) if self.candidates else None,
+            calls_per_accepted=round(calls / self.accepted, 3) if self.accepted else None,
+            tokens=sum(s.prompt_tokens + s.completion_tokens for s in self.stages),
+            paid_calls=self.calls.paid,
+            cached_calls=self.calls.cached,
+            failed_calls=self.calls.errors,
+            judge_errors=self.errors,
+            judge_truncated=self.truncated_votes > 0,
+            judge_truncated_votes=self.truncated_votes,
+            unsettled_stages=self.unsettled_stages,
+            quality=self.quality,
+            stages=self.stages,
+            settings=self.settings,
+            wall_s=round(self.wall_s, 2),
+        )
 
 
 def iter_items(run: RunFolder) -> Iterator[tuple[Question, Candidate]]:
@@ -229,6 +231,8 @@ def run_verify(
             out.add(item, verdict)
         out.grade()
     out.remove_stale()
+    for stage, name in zip(cascade.stats, out.names, strict=True):
+        stage.rejected_file = f"rejected/{name}"  # the report finds each stage's file here
     v = config.verify
     summary = VerifySummary(
         candidates=out.candidates,
@@ -248,7 +252,7 @@ def run_verify(
         },
         wall_s=time.perf_counter() - started,
     )
-    write_json(run.file("verify_stats.json"), summary.as_dict())
+    summary.stats().write(run.file(VerifyStats.FILE))
     if warnings := summary.judge_warnings():
         from rich.console import Console
 

@@ -18,9 +18,9 @@ cannot read) is counted as ungraded and left out, never scored as wrong.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from ..records import Candidate, Grade, Question, Verdict
+from ..summaries import JudgeQuality
 
 #: Domains graded by mathematical equivalence. "general" is the default domain of seed files
 #: that name none; a reference math-verify cannot parse there comes back ungraded, not wrong.
@@ -72,85 +72,29 @@ def grade_candidates(items: Sequence[tuple[Question, Candidate]]) -> list[Grade]
     return grades
 
 
-@dataclass
-class Confusion:
-    """Accept/reject against correct/wrong, over graded candidates only."""
-
-    accepted_correct: int = 0
-    accepted_wrong: int = 0
-    rejected_correct: int = 0
-    rejected_wrong: int = 0
-
-    def add(self, accepted: bool, correct: bool) -> None:
-        if accepted:
-            if correct:
-                self.accepted_correct += 1
-            else:
-                self.accepted_wrong += 1
-        elif correct:
-            self.rejected_correct += 1
-        else:
-            self.rejected_wrong += 1
-
-    @property
-    def graded(self) -> int:
-        return (
-            self.accepted_correct
-            + self.accepted_wrong
-            + self.rejected_correct
-            + self.rejected_wrong
-        )
-
-    def as_dict(self) -> dict:
-        n = self.graded
-        accepted = self.accepted_correct + self.accepted_wrong
-        correct = self.accepted_correct + self.rejected_correct
-
-        def ratio(a: int, b: int) -> float | None:
-            return round(a / b, 4) if b else None
-
-        return {
-            "graded": n,
-            "base_rate": ratio(correct, n),
-            "precision": ratio(self.accepted_correct, accepted),
-            "recall": ratio(self.accepted_correct, correct),
-            "accept_rate": ratio(accepted, n),
-            "accepted_wrong": self.accepted_wrong,
-            **{k: v for k, v in self.__dict__.items()},
-        }
-
-
 class QualityTally:
     """judge_quality's figures, counted one candidate at a time (for a phase that streams)."""
 
     def __init__(self, stage_names: Sequence[str]):
-        self.overall = Confusion()
-        self.stages = {name: Confusion() for name in stage_names}
-        self.ungraded = 0
+        self.quality = JudgeQuality(stages={name: JudgeQuality() for name in stage_names})
 
     def add(self, verdict: Verdict, grade: Grade) -> None:
         if grade.correct is None:
-            self.ungraded += 1
+            self.quality.ungraded += 1
             return
-        self.overall.add(verdict.accepted, grade.correct)
+        self.quality.add(verdict.accepted, grade.correct)
         for result in verdict.stages:
-            if result.stage in self.stages:
-                self.stages[result.stage].add(result.passed, grade.correct)
+            if result.stage in self.quality.stages:
+                self.quality.stages[result.stage].add(result.passed, grade.correct)
 
-    def result(self) -> dict | None:
+    def result(self) -> JudgeQuality | None:
         """Cascade and per-stage quality, or None when no candidate could be graded."""
-        if not self.overall.graded:
-            return None
-        return {
-            **self.overall.as_dict(),
-            "ungraded": self.ungraded,
-            "stages": {name: c.as_dict() for name, c in self.stages.items()},
-        }
+        return self.quality if self.quality.graded else None
 
 
 def judge_quality(
     verdicts: Sequence[Verdict], grades: Sequence[Grade], stage_names: Sequence[str]
-) -> dict | None:
+) -> JudgeQuality | None:
     """Cascade and per-stage quality, or None when no candidate could be graded."""
     tally = QualityTally(stage_names)
     for verdict, grade in zip(verdicts, grades, strict=True):

@@ -16,7 +16,7 @@ def stage_table(summary: VerifySummary) -> Table:
     """One row per stage, in order: candidates in, passed, rejected ("no"), undecided, failed
     judge calls, model calls needed, tokens, and the stage's precision / recall / accept rate over
     the graded candidates that reached it."""
-    quality = (summary.quality or {}).get("stages", {})
+    quality = summary.quality.stages if summary.quality else {}
     reasons = [f"{r} {n}" for s in summary.stages for r, n in s.reasons.most_common()]
     table = Table(
         title="verify: stages",
@@ -33,7 +33,7 @@ def stage_table(summary: VerifySummary) -> Table:
     for name in ("in", "pass", "no", "undec", "err", "calls", "tokens", "prec", "recall", "accept"):
         table.add_column(name, justify="right", no_wrap=True)
     for s in summary.stages:
-        q = quality.get(s.name, {})
+        q = quality.get(s.name)
         table.add_row(
             s.name,
             str(s.entered),
@@ -43,36 +43,36 @@ def stage_table(summary: VerifySummary) -> Table:
             str(s.errors),
             str(s.calls),
             f"{s.prompt_tokens + s.completion_tokens:,}",
-            _pct(q.get("precision")),
-            _pct(q.get("recall")),
-            _pct(q.get("accept_rate")),
+            _pct(q and q.precision),
+            _pct(q and q.recall),
+            _pct(q and q.accept_rate),
         )
     return table
 
 
 def overall_table(summary: VerifySummary) -> Table:
-    d = summary.as_dict()
+    d = summary.stats()
     table = Table(title="verify: overall", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column(justify="right")
-    table.add_row("candidates", str(d["candidates"]))
-    table.add_row("accepted", f"{d['accepted']} ({_pct(d['acceptance'])})")
+    table.add_row("candidates", str(d.candidates))
+    table.add_row("accepted", f"{d.accepted} ({_pct(d.acceptance)})")
     table.add_row(
         "model calls",
-        f"{d['model_calls']:,} (paid {d['paid_calls']:,}, reused {d['cached_calls']:,})",
+        f"{d.model_calls:,} (paid {d.paid_calls:,}, reused {d.cached_calls:,})",
     )
-    table.add_row("calls per candidate", str(d["calls_per_candidate"] or "-"))
-    table.add_row("calls per accepted", str(d["calls_per_accepted"] or "-"))
+    table.add_row("calls per candidate", str(d.calls_per_candidate or "-"))
+    table.add_row("calls per accepted", str(d.calls_per_accepted or "-"))
     q = summary.quality
     if q is None:
         table.add_row("judge quality", "not measured (no reference answers)")
     else:
         # The figures the paper never reported; precision is the one that matters most, since
         # an accepted wrong answer becomes a training example.
-        table.add_row("[yellow]graded candidates", f"{q['graded']} (ungraded {q['ungraded']})")
-        table.add_row("[yellow]base rate (correct)", _pct(q["base_rate"]))
-        table.add_row("[yellow]judge precision", f"[bold]{_pct(q['precision'])}")
-        table.add_row("[yellow]judge recall", _pct(q["recall"]))
-        table.add_row("[yellow]accepted but wrong", str(q["accepted_wrong"]))
-    table.add_row("wall time (s)", f"{d['wall_s']:.1f}")
+        table.add_row("[yellow]graded candidates", f"{q.graded} (ungraded {q.ungraded})")
+        table.add_row("[yellow]base rate (correct)", _pct(q.base_rate))
+        table.add_row("[yellow]judge precision", f"[bold]{_pct(q.precision)}")
+        table.add_row("[yellow]judge recall", _pct(q.recall))
+        table.add_row("[yellow]accepted but wrong", str(q.accepted_wrong))
+    table.add_row("wall time (s)", f"{d.wall_s:.1f}")
     return table
