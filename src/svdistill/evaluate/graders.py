@@ -96,8 +96,9 @@ class CodeGrader:
         for item, reply in zip(items, replies, strict=True):
             code = reply if gold else extract_code(reply)
             program = (item.meta["prompt"] + code) if gold else code_program(item, code)
+            # the prompt runs beside the tests too: their helpers are the benchmark's own
             grade = run_code_tests(program, item.meta["tests"], item.meta.get("entry_point"),
-                                   timeout_s=code_timeout_s)
+                                   timeout_s=code_timeout_s, context=item.meta["prompt"])
             grades.append(Grade(grade.correct, code, grade.reason))
         return grades
 
