@@ -241,10 +241,18 @@ class Child:
             return None
 
     def output(self) -> tuple[str, str]:
+        """The tails of stdout and stderr, for reasons."""
         return _tail(self.stdout), _tail(self.stderr)
+
+    def full_stdout(self) -> str:
+        """All of stdout (RLIMIT_FSIZE bounds it)."""
+        self.stdout.seek(0)
+        return self.stdout.read().decode("utf-8", "replace")
 
     def stop(self) -> None:
         """Kill the child and everything it started, and release what it held."""
+        if self.stdout.closed:
+            return
         _kill_all(self.proc, launcher=self._workdir is None)
         if self.cgroup:
             self.cgroup.remove()
