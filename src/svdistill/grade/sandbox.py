@@ -39,15 +39,9 @@ __all__ = ["Child", "Limits", "describe_status", "sandbox_level", "session"]
 
 NOBODY = 65534
 WORK = "/sandbox"  # the work dir's path inside the walls
-_ENV = {
-    "PATH": "/usr/local/bin:/usr/bin:/bin",
-    "LANG": "C.UTF-8",
-    "LC_ALL": "C.UTF-8",
-    "PYTHONDONTWRITEBYTECODE": "1",
-    "PYTHONIOENCODING": "utf-8",
-    "PYTHONHASHSEED": "0",
-    "OMP_NUM_THREADS": "1",
-}
+_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1", "PYTHONIOENCODING": "utf-8", "PYTHONHASHSEED": "0",
+        "OMP_NUM_THREADS": "1"}  # and HOME, TMPDIR: nothing of the grader's environment
 _ETC = {
     "/etc/passwd": f"root:x:0:0:root:/:/usr/sbin/nologin\n"
                    f"nobody:x:{NOBODY}:{NOBODY}:nobody:{WORK}:/usr/sbin/nologin\n",
