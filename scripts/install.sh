@@ -28,6 +28,17 @@ if [[ "$(uname -m)" == "x86_64" && -z "${CMAKE_ARGS:-}" ]]; then
   export CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
 fi
 
+# The code grader's sandbox is built by bubblewrap (docs/sandbox.md); without it code runs with
+# rlimits only, and the grader warns.
+if ! command -v bwrap >/dev/null; then
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq bubblewrap
+  else
+    echo "install.sh: bubblewrap (bwrap) is missing; the code sandbox needs it:" \
+         "sudo apt-get install bubblewrap (or your system's package)" >&2
+  fi
+fi
+
 if [[ "$extras" != "vllm" ]]; then
   pip install "torch==2.13.0"
   pip install -e ".[${extras}]"

@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 import svdistill.grade.code as code
+import svdistill.grade.sandbox as sandbox
 from svdistill.grade.code import extract_code, humaneval_program, run_code_tests, sandbox_level
 
 LEVEL = sandbox_level()
 ISOLATED = LEVEL.startswith("namespaces")
 PROCESS_CAP = "pids-cgroup" in LEVEL or os.getuid() != 0  # RLIMIT_NPROC is ignored for root
 needs_ns = pytest.mark.skipif(
-    not ISOLATED, reason=f"sandbox level is {LEVEL}: no unshare/bwrap isolation on this machine"
+    not ISOLATED, reason=f"sandbox level is {LEVEL}: no bubblewrap isolation on this machine"
 )
 
 
@@ -75,7 +77,7 @@ def test_sandbox_failure_is_not_wrong(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*a, **k):
         raise OSError("no cgroup for you")
 
-    monkeypatch.setattr(code, "_launch", broken)
+    monkeypatch.setattr(code, "Child", broken)
     g = run_code_tests("pass\n", "", None)
     assert g.correct is None and "sandbox failed" in g.reason
 
@@ -273,19 +275,21 @@ assert not os.path.exists({str(home / ".ssh" / "id_rsa")!r})
     assert g.correct is True, g.reason
 
 
-def test_home_holding_the_interpreter_is_hidden_entry_by_entry(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # HOME holds the interpreter (a pyenv, say): it stays, its other entries are hidden.
-    home = tmp_path / "home"
-    (home / ".pyenv").mkdir(parents=True)
-    (home / ".netrc").write_text("machine x password y")
-    (home / ".cache").mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setattr(code.sys, "prefix", str(home / ".pyenv"))
-    hidden = code._hidden_paths(str(tmp_path / "work"))
-    assert str(home / ".netrc") in hidden and str(home / ".cache") in hidden
-    assert str(home) not in hidden and str(home / ".pyenv") not in hidden
+@needs_ns
+def test_home_holding_the_interpreter_shows_only_the_interpreter() -> None:
+    # Here the interpreter may live under HOME (a pyenv in /root): that branch is visible,
+    # read-only; every other entry of HOME is not there at all.
+    home = os.path.expanduser("~")
+    interpreter = os.path.realpath(sys.base_prefix)
+    others = [os.path.join(home, e) for e in os.listdir(home)
+              if not (interpreter + "/").startswith(os.path.realpath(os.path.join(home, e)) + "/")]
+    program = f"""
+import os, sys
+assert not [p for p in {others!r} if os.path.lexists(p)]
+assert os.path.realpath(sys.base_prefix) == {interpreter!r}
+"""
+    g = run(program)
+    assert g.correct is True, g.reason
 
 
 @needs_ns
@@ -312,7 +316,8 @@ assert not os.path.exists({str(own_dir / "grade" / "code.py")!r})
 
 
 def test_fallback_is_loud(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(code, "_wrapper", lambda kind: None)
+    which = sandbox.shutil.which
+    monkeypatch.setattr(sandbox.shutil, "which", lambda n: None if n == "bwrap" else which(n))
     sandbox_level.cache_clear()
     try:
         with pytest.warns(RuntimeWarning, match="rlimits only"):

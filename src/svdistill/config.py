@@ -294,11 +294,13 @@ class BenchmarkColumns(Section):
     options: str | list[str] = Field(
         "options", description="Choice rows: one column holding a list, or a list of columns "
         "holding one option each (GPQA: the correct answer and three incorrect ones).")
-    tests: str = Field("tests", description="Code rows: column of the test code.")
+    tests: str = Field("tests", description="Code rows: column of the test code; stdio rows: "
+                       "of the JSON list of {input, output} cases (LiveCodeBench's "
+                       "public_test_cases).")
     entry_point: str = Field("entry_point", description="Code rows: column naming the function.")
     id: str | None = Field("id", description="Column of the row id; None or absent = a hash.")
     grader: str = Field("grader", description="Column naming each row's grader, if present.")
-    default_grader: Literal["math", "choice", "code", "gym"] = Field(
+    default_grader: Literal["math", "choice", "code", "stdio", "gym"] = Field(
         "math", description="Grader of rows without a grader column.")
 
 

@@ -76,5 +76,6 @@ GRADERS = Registry("grader", {
     "math": "svdistill.evaluate.graders:MathGrader",
     "choice": "svdistill.evaluate.graders:ChoiceGrader",
     "code": "svdistill.evaluate.graders:CodeGrader",
+    "stdio": "svdistill.evaluate.graders:StdioGrader",
     "gym": "svdistill.evaluate.graders:GymGrader",
 })

@@ -15,8 +15,8 @@ A benchmark is named by a spec (`evaluate.benchmarks`):
   - `champ`: the CHAMP competition-math problems, if the `champ-dataset` package is installed.
 Any spec may end in `@N` to use only its first N questions.
 
-File rows: `question` (required), `target` (or `answer`; the gold), `grader` (math, choice, code
-or gym; default math), `id` (default: a hash of the question). Choice rows need `options` (a
+File rows: `question` (required), `target` (or `answer`; the gold), `grader` (math, choice, code,
+stdio or gym; default math), `id` (default: a hash of the question). Choice rows need `options` (a
 list; the question is shown with them lettered A, B, ...) and a target letter, 0-based index or
 option text. A table with its own column names is read through `evaluate.columns.NAME`
 (config.BenchmarkColumns), e.g. GPQA's `Question`, with options from the columns `Correct
@@ -24,6 +24,8 @@ Answer`, `Incorrect Answer 1..3` and the answer column `Correct Answer`. With
 `evaluate.shuffle_options`, each sample sees the options in its own seeded order (`shuffled`).
 Code rows: `question` is the function prompt (signature and docstring), `tests` defines
 `check(candidate)`, `entry_point` names the function, `target` is a reference completion.
+Stdio rows (LiveCodeBench style): `question` is the problem statement, `tests` a JSON list of
+{"input", "output", "testtype": "stdin"}, `target` a reference program (graded first).
 Gym rows: `task` (reasoning-gym dataset name) and optional `metadata` (the entry's).
 """
 
@@ -204,6 +206,14 @@ def parse_row(row: Any, where: str, default_grader: str = "math",
             "tests": tests,
             "entry_point": r.text("entry_point", cols.entry_point, required=False),
         }
+    elif grader == "stdio":
+        from ..grade.stdio import parse_cases
+
+        try:
+            cases = parse_cases(row.get(cols.tests))
+        except ValueError as exc:
+            raise RunError(f"{where}: column {cols.tests!r}: {exc}") from None
+        item.meta = {"prompt": question, "cases": cases}
     elif grader == "gym":
         task = _text(row, "task", where, required=False)
         meta = row.get("metadata") or {}

@@ -1,7 +1,7 @@
 """The graders a benchmark row can name, one class each, registered in
 svdistill.registry.GRADERS. A grader says how its questions are asked, what its gold answer
-looks like as a reply (so the gold is graded first: a grader that fails its own gold would score noise), and grades replies in
-batches (math answers go to a process pool in one batch)."""
+looks like as a reply (so the gold is graded first: a grader that fails its own gold would
+score noise), and grades replies in batches (math answers go to a process pool in one batch)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,11 @@ from .benchmarks import BenchItem
 CHOICE_INSTRUCTION = (
     "Work through the question, then give the letter of the correct option in the form "
     "\\boxed{LETTER}."
+)
+STDIO_INSTRUCTION = (
+    "Write a complete Python program that solves the problem below. It reads the input from "
+    "standard input and prints the answer to standard output. Reply with the whole program in a "
+    "single ```python code block."
 )
 CODE_INSTRUCTION = (
     "Write a complete, working Python implementation of the function below. Reply with the whole "
@@ -83,7 +88,8 @@ class CodeGrader:
     """A function completed from its prompt, run against the row's tests in the sandbox."""
 
     def messages(self, config: Config, item: BenchItem) -> list[dict[str, str]]:
-        return _user_prompt(config, f"{CODE_INSTRUCTION}\n\n```python\n{item.question.rstrip()}\n```")
+        question = item.question.rstrip()
+        return _user_prompt(config, f"{CODE_INSTRUCTION}\n\n```python\n{question}\n```")
 
     def gold_reply(self, item: BenchItem) -> str:
         return item.target or ""
@@ -96,8 +102,32 @@ class CodeGrader:
         for item, reply in zip(items, replies, strict=True):
             code = reply if gold else extract_code(reply)
             program = (item.meta["prompt"] + code) if gold else code_program(item, code)
+            # the prompt runs beside the tests too: their helpers are the benchmark's own
             grade = run_code_tests(program, item.meta["tests"], item.meta.get("entry_point"),
-                                   timeout_s=code_timeout_s)
+                                   timeout_s=code_timeout_s, context=item.meta["prompt"])
+            grades.append(Grade(grade.correct, code, grade.reason))
+        return grades
+
+
+class StdioGrader:
+    """A whole program, run on each of the row's test inputs; stdout is compared with the
+    expected output, whitespace-normalised, in the grader."""
+
+    def messages(self, config: Config, item: BenchItem) -> list[dict[str, str]]:
+        return _user_prompt(config, f"{STDIO_INSTRUCTION}\n\n{item.question.rstrip()}")
+
+    def gold_reply(self, item: BenchItem) -> str:
+        return item.target or ""
+
+    def grade_many(self, items: Sequence[BenchItem], replies: Sequence[str],
+                   code_timeout_s: float, gold: bool) -> list[Grade]:
+        from ..grade.code import extract_code
+        from ..grade.stdio import run_stdio_tests
+
+        grades = []
+        for item, reply in zip(items, replies, strict=True):
+            code = reply if gold else extract_code(reply)
+            grade = run_stdio_tests(code, item.meta["cases"], timeout_s=code_timeout_s)
             grades.append(Grade(grade.correct, code, grade.reason))
         return grades
 

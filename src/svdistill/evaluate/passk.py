@@ -4,6 +4,10 @@ pass@k (Chen et al. 2021, "Evaluating Large Language Models Trained on Code"): w
 which c are correct, the chance that k of them drawn without replacement hold at least one
 correct one is 1 - C(n-c, k) / C(n, k). It is computed as a running product, so large n never
 overflows. pass@1 is then the plain mean of the per-question correct fractions.
+
+A sample that could not be graded (a failed call, a broken sandbox) counts as not passed. It is
+still reported apart from the wrong ones, but leaving it out of n would let a program that makes
+itself ungraded raise pass@1: 1 right and 3 ungraded samples would score 1.0 instead of 0.25.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-__all__ = ["bootstrap_ci", "pass_at_k", "question_scores"]
+__all__ = ["bootstrap_ci", "pass_at_k", "question_scores", "sample_counts"]
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -27,6 +31,12 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     for i in range(n - c + 1, n + 1):
         fail *= 1.0 - k / i
     return 1.0 - fail
+
+
+def sample_counts(per_question: Sequence[Sequence[bool | None]]) -> list[tuple[int, int]]:
+    """(n, c) per question from its samples' grades: n counts every sample, ungraded (None)
+    ones included, c only those graded True."""
+    return [(len(grades), sum(g is True for g in grades)) for grades in per_question]
 
 
 def question_scores(counts: Sequence[tuple[int, int]], k: int) -> list[float]:

@@ -31,7 +31,7 @@ from ..versions import package_versions
 from .benchmarks import BenchItem, Benchmark, load_benchmark, safe_name, shuffle_seed, shuffled
 from .grading import grade_many, messages_for, validate_golds
 from .overlap import SeedIndex, find_overlaps
-from .passk import bootstrap_ci, pass_at_k
+from .passk import bootstrap_ci, pass_at_k, sample_counts
 from .uq_ttc import first_accepted
 
 METHODS = ("single", "uq-ttc")
@@ -109,11 +109,14 @@ def _check_overlaps(config: Config, run: RunFolder, benches: list[Benchmark]) ->
 
 
 def _score(per_question: list[list[bool | None]], config: Config) -> dict[str, Any]:
-    """pass@k over graded samples (ungradable ones are left out and counted apart)."""
+    """pass@k over every sample: an ungraded one counts as not passed (passk.py says why); the
+    ungraded are counted apart by the caller, and `graded_questions` is how many questions had
+    at least one graded sample."""
     e = config.evaluate
-    counts = [(sum(g is not None for g in gs), sum(g is True for g in gs)) for gs in per_question]
-    counts = [(n, c) for n, c in counts if n > 0]
-    out: dict[str, Any] = {"graded_questions": len(counts), "pass_at_k": {}}
+    graded = sum(any(g is not None for g in gs) for gs in per_question)
+    counts = [(n, c) for n, c in sample_counts(per_question) if n > 0]
+    out: dict[str, Any] = {"graded_questions": graded, "scored_questions": len(counts),
+                           "pass_at_k": {}}
     if not counts:
         out.update(pass_at_1=None, ci=None)
         return out

@@ -14,6 +14,7 @@ from svdistill.grade.math import (
     grade_math_many,
     validate_gold,
 )
+from svdistill.grade.stdio import run_stdio_tests
 
 __all__ = [
     "extract_choice",
@@ -26,6 +27,7 @@ __all__ = [
     "grade_math_many",
     "humaneval_program",
     "run_code_tests",
+    "run_stdio_tests",
     "sandbox_level",
     "shuffle_options",
     "validate_gold",
