@@ -38,6 +38,21 @@ def test_a_livecodebench_file_loads_as_stdio_rows(bench) -> None:
     assert validate_golds(bench.items, 10) == {}  # each reference program passes its tests
 
 
+def test_rows_without_a_reference_program_are_scored(tmp_path) -> None:
+    """LiveCodeBench ships tests but no solutions: its rows are graded, not set aside."""
+    rows = [line for line in DATA.read_text().splitlines() if line.strip()]
+    import json
+
+    bare = tmp_path / "livecodebench_like.jsonl"
+    bare.write_text("".join(json.dumps({k: v for k, v in json.loads(r).items() if k != "solution"})
+                            + "\n" for r in rows))
+    items = load_benchmark(str(bare), columns=LCB_COLUMNS).items
+    assert all(i.target is None for i in items)
+    assert validate_golds(items, 10) == {}
+    right = "a, b = map(int, input().split())\nprint(a + b)\n"
+    assert grade_many(items[:1], [f"```python\n{right}```"], 10)[0].correct is True
+
+
 def test_replies_grade_right_wrong_and_timed_out(bench) -> None:
     total = bench.items[0]
     replies = ["```python\nprint(sum(map(int, input().split())))\n```",

@@ -111,7 +111,11 @@ class CodeGrader:
 
 class StdioGrader:
     """A whole program, run on each of the row's test inputs; stdout is compared with the
-    expected output, whitespace-normalised, in the grader."""
+    expected output, whitespace-normalised, in the grader. Its gold is the tests themselves: a
+    reference program, where a row has one, is checked against them, and a row without one
+    (LiveCodeBench ships none) is still scored."""
+
+    gold_optional = True
 
     def messages(self, config: Config, item: BenchItem) -> list[dict[str, str]]:
         return _user_prompt(config, f"{STDIO_INSTRUCTION}\n\n{item.question.rstrip()}")
