@@ -36,6 +36,7 @@ from peft import LoraConfig, PeftModel
 from transformers import AutoTokenizer, TrainerCallback
 from trl import SFTConfig, SFTTrainer
 
+from .backends.dtypes import torch_dtype
 from .backends.hf import load_model
 from .config import Config, TrainConfig
 from .runfolder import RunFolder
@@ -133,12 +134,6 @@ def to_prompt_completion(row: dict[str, Any]) -> dict[str, Any]:
     return {"prompt": messages[:-1], "completion": messages[-1:]}
 
 
-def weights_dtype(name: str) -> torch.dtype:
-    # bfloat16 by default: LoRA on the 0.5B model on CPU peaked at 6.9 GiB against 11.7 GiB in
-    # float32 and was no slower (faster at 256 tokens); GPUs train the paper's models in bf16.
-    return torch.float32 if name == "float32" else torch.bfloat16
-
-
 def accumulation(t: TrainConfig) -> int:
     """Gradient accumulation steps; `global_batch_size` keeps the effective batch fixed."""
     if t.global_batch_size is None:
@@ -204,7 +199,7 @@ def export_model(base: Path, final: Path, t: TrainConfig, out: Path) -> Path | N
     so the result is a plain model that any engine can load."""
     with atomic_folder(out) as tmp:
         if t.method == "lora":
-            model, _ = load_model(base, "float32" if t.dtype == "float32" else "bfloat16")
+            model, _ = load_model(base, t.dtype)
             model = PeftModel.from_pretrained(model, str(final)).merge_and_unload()
             model.save_pretrained(str(tmp))
             shutil.copytree(final, tmp / "adapter")
@@ -226,9 +221,9 @@ def build_trainer(
     dataset = Dataset.from_list([to_prompt_completion(r) for r in rows])
     # A GGUF base must be loaded by us (its quantizer removed so it can train and be saved); an
     # HF folder is passed by path, so transformers can load it shard-aware under ZeRO-3 / FSDP.
-    dtype = weights_dtype(t.dtype)
+    dtype = torch_dtype(t.dtype)
     if base.suffix == ".gguf":
-        model, tokenizer = load_model(base, "float32" if dtype == torch.float32 else "bfloat16")
+        model, tokenizer = load_model(base, t.dtype)
     else:
         model, tokenizer = str(base), load_tokenizer(base)
 
