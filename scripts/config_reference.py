@@ -27,7 +27,7 @@ their defaults); any key can also be set on the command line as `section.key=val
 Unknown keys and impossible values are errors that name the key. The resolved config of a run is
 saved as `config.yaml` in its folder.
 
-Generated from `src/svdistill/config.py` by `python scripts/config_reference.py`.
+Generated from `src/svdistill/config/` by `python scripts/config_reference.py`.
 """
 
 
