@@ -38,6 +38,7 @@ from trl import SFTConfig, SFTTrainer
 
 from .backends.dtypes import torch_dtype
 from .backends.hf import load_model
+from .backends.spec import BackendSpec
 from .config import Config, TrainConfig
 from .runfolder import RunFolder
 from .store import RunError, atomic_folder, atomic_writer, dumps, read_jsonl, write_json
@@ -88,16 +89,15 @@ def resolve_trainable_model(spec: str, base_model: str | None = None) -> Path:
         if not path.exists():
             raise RunError(f"train.base_model: no model at {path}")
         return path
-    kind, _, rest = spec.partition(":")
-    if kind == "embedded" and not rest:
+    backend = BackendSpec.parse(spec)
+    if backend.kind == "embedded" and not backend.rest:
         from .backends.embedded import embedded_hf_folder
 
         return embedded_hf_folder()
-    if kind == "hf" and rest:
-        folder, _, gguf = rest.partition("#")
-        path = Path(folder) / gguf if gguf else Path(folder)
-    elif kind == "vllm" and rest and Path(rest).exists():
-        path = Path(rest)
+    if backend.kind == "hf" and backend.rest:
+        path = backend.model_path()
+    elif backend.kind == "vllm" and backend.rest and Path(backend.rest).exists():
+        path = Path(backend.rest)
     else:
         raise RunError(
             f"model.backend {spec!r} cannot be fine-tuned in-process: set train.base_model to a "

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from ..backends.spec import BackendSpec
 from .base import MAX_COUNT, MAX_SECONDS, MAX_SEED, MAX_TOKENS, Section
 
 
@@ -46,6 +47,12 @@ class ModelConfig(Section):
         "{question}\n\nEnd with the final answer in the form \\boxed{ANSWER}.",
         description="User message; {question} is replaced by the seed question.",
     )
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, backend: str) -> str:
+        BackendSpec.parse(backend).check_kind()  # its form is checked when the engine is built
+        return backend
 
     @field_validator("user_template")
     @classmethod

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from ..backends.spec import BackendSpec
 from ..registry import CURATE_POLICIES
 from .base import MAX_COUNT, MAX_SEED, MAX_TOKENS, Section
 
@@ -67,6 +68,13 @@ class VerifyConfig(Section):
         "cycle_compare_uq, factual, correctness, single, solve, claim, single_alt_yes_last, "
         "single_alt_no_last -> path. Placeholders: {question}, {answer}, {inferred}, {claim}.",
     )
+
+    @field_validator("judge_backend")
+    @classmethod
+    def _known_backend(cls, backend: str | None) -> str | None:
+        if backend is not None:
+            BackendSpec.parse(backend).check_kind()
+        return backend
 
 
 class CurateConfig(Section):
