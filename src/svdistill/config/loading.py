@@ -132,10 +132,3 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
                           lines, given) for name, problem in problems.items()]
         raise RunError(f"{source}: invalid config\n" + "\n".join(where))
     return config
-
-
-def save_config(config: Config, path: Path) -> None:
-    from ..store import atomic_writer
-
-    with atomic_writer(path) as f:
-        yaml.safe_dump(config.model_dump(mode="json"), f, sort_keys=False, allow_unicode=True)
