@@ -25,9 +25,11 @@ Every setting, by section. A config is one YAML file holding any subset of these
 their defaults); any key can also be set on the command line as `section.key=value`, for example
 `svdistill run demo --out runs/x sample.n=8 verify.votes=5 "evaluate.benchmarks=[arithmetic@40]"`.
 Unknown keys and impossible values are errors that name the key. The resolved config of a run is
-saved as `config.yaml` in its folder.
+saved as `config.yaml` in its folder, and rewritten by every run there; a folder whose
+`config.yaml` svdistill did not write (your own config, say) is refused as a run folder, so that
+file is never replaced.
 
-Generated from `src/svdistill/config.py` by `python scripts/config_reference.py`.
+Generated from `src/svdistill/config/` by `python scripts/config_reference.py`.
 """
 
 

@@ -1,10 +1,14 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from svdistill.backends import BackendSpecError, make_backend
+from svdistill.backends import BackendSpec, BackendSpecError, make_backend
 from svdistill.backends.base import Request, SamplingParams, call_key
+from svdistill.config import load_config
+from svdistill.registry import BACKENDS
+from svdistill.store import RunError
 
 
 @pytest.mark.parametrize(
@@ -49,3 +53,46 @@ def test_core_imports_without_heavy_packages():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_a_backend_string_is_split_once_into_kind_target_and_fragment():
+    spec = BackendSpec.parse("openai:http://a:1/v1,http://b:2/v1#Qwen/Qwen3-4B")
+    assert (spec.kind, spec.target, spec.fragment) == (
+        "openai", "http://a:1/v1,http://b:2/v1", "Qwen/Qwen3-4B")
+    assert BackendSpec.parse("hf:models/q#q8.gguf").model_path() == Path("models/q/q8.gguf")
+    assert BackendSpec.parse("hf:models/q").model_path() == Path("models/q")
+    bare = BackendSpec.parse("embedded")
+    assert (bare.kind, bare.rest, bare.target, bare.fragment) == ("embedded", "", "", "")
+    # only the first ':' splits: the rest keeps its own (a drive letter, a URL's port)
+    assert BackendSpec.parse("vllm:C:/m").rest == "C:/m"
+
+
+def test_every_registered_backend_has_a_builder_that_checks_its_form():
+    # builders import their engine only when called, so loading them all needs no torch or vllm
+    for kind in BACKENDS.names():
+        build = BACKENDS.load(kind)
+        assert callable(build), kind
+    for spec in ("embedded:x", "tiny:x", "openai:", "llamacpp:", "hf:", "vllm:"):
+        with pytest.raises(BackendSpecError, match=r"expected "):
+            make_backend(spec)
+
+
+def test_an_unknown_backend_lists_the_known_kinds():
+    with pytest.raises(BackendSpecError) as info:
+        make_backend("ollama:qwen")
+    assert all(kind in str(info.value) for kind in BACKENDS.names())
+
+
+@pytest.mark.parametrize("override", ["model.backend=ollama:qwen",
+                                      "verify.judge_backend=ollama:qwen"])
+def test_the_config_refuses_an_unknown_backend_when_it_loads(override):
+    with pytest.raises(RunError) as info:
+        load_config(None, [override])
+    message = str(info.value)
+    assert f"{override.split('=')[0]}: backend 'ollama:qwen' is not one of: " in message
+    assert all(kind in message for kind in BACKENDS.names())
+
+
+def test_the_config_accepts_every_registered_kind():
+    for kind in BACKENDS.names():
+        assert load_config(None, [f"model.backend={kind}:x"]).model.backend == f"{kind}:x"

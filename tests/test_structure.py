@@ -78,12 +78,7 @@ def test_the_registry_imports_nothing_of_the_package():
     assert _imports(PACKAGE / "registry.py") == set()
 
 
-# Files still waiting to be split; none may join them, and each must leave once it is split.
-TOO_LONG_FOR_NOW = {"config.py"}
-
-
 def test_no_source_file_is_too_long_to_read():
-    long = {str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
-            if len(p.read_text(encoding="utf-8").splitlines()) > 450}
-    assert long <= TOO_LONG_FOR_NOW, f"over 450 lines: {sorted(long - TOO_LONG_FOR_NOW)}"
-    assert long == TOO_LONG_FOR_NOW, f"split now, drop from the list: {TOO_LONG_FOR_NOW - long}"
+    long = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
+                  if len(p.read_text(encoding="utf-8").splitlines()) > 450)
+    assert not long, f"over 450 lines: {long}"

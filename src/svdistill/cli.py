@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -18,6 +18,9 @@ from rich.table import Table
 from .config import Config, load_config
 from .phases import Engines, Executor, Phase, PhaseFailed
 from .store import RunError
+
+if TYPE_CHECKING:
+    from .runfolder import RunFolder
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Self-Verified Distillation: sample, self-verify, fine-tune, evaluate.")
@@ -111,16 +114,25 @@ def default_out(config_name: str) -> Path:
     return Path("runs") / Path(config_name).stem
 
 
+def open_run(config_name: str, out: Path | None) -> RunFolder:
+    """The run folder (--out, else runs/CONFIG), refused before any work when its config.yaml
+    is the user's own rather than one svdistill saved (RunFolder.check_own_config)."""
+    from .runfolder import RunFolder
+
+    run = RunFolder(out or default_out(config_name))
+    run.check_own_config()
+    return run
+
+
 @app.command()
 @user_errors
 def sample(config: ConfigArg, out: OutOpt = None, overrides: Overrides = None,
            progress: ProgressOpt = True) -> None:
     """Sample n candidate solutions per seed question into RUN/candidates.jsonl."""
     from .phases import sample_phase
-    from .runfolder import RunFolder
 
     cfg = resolve_config(config, overrides)
-    run = RunFolder(out or default_out(config))
+    run = open_run(config, out)
     engines = Engines(err)
     engines.model(cfg)  # run_sample saves the config once seeds load
 
@@ -149,12 +161,11 @@ def verify(config: ConfigArg, out: OutOpt = None, overrides: Overrides = None,
     """Accept or reject every candidate in RUN/candidates.jsonl with the self-verification
     cascade; writes RUN/verdicts.jsonl, RUN/rejected/ and RUN/verify_stats.json."""
     from .phases import verify_phase
-    from .runfolder import RunFolder
     from .verify.report import overall_table, stage_table
     from .verify.stages import build_stages
 
     cfg = resolve_config(config, overrides)
-    run = RunFolder(out or default_out(config))
+    run = open_run(config, out)
     build_stages(cfg.verify)  # a bad stage list or prompt file fails before the model loads
     if not run.file("candidates.jsonl").exists():
         raise RunError(f"{run.file('candidates.jsonl')} not found: run `svdistill sample` first")
@@ -180,12 +191,11 @@ def curate(config: ConfigArg, out: OutOpt = None, overrides: Overrides = None,
            progress: ProgressOpt = True) -> None:
     """Turn RUN/verdicts.jsonl into a training set (curate.policy); writes RUN/sft/."""
     from .phases import curate_phase
-    from .runfolder import RunFolder
 
     cfg = resolve_config(config, overrides)
     # config.yaml is not rewritten: it records the prompts the candidates were sampled with,
     # which the training examples must repeat. Curate's settings go into sft/stats.json.
-    run = RunFolder(out or default_out(config))
+    run = open_run(config, out)
     s = execute(run, curate_phase(cfg, run, bars(progress)), cfg, lambda summary: None)
     rows: dict = {
         "policy": s.policy, "questions": s.questions, "candidates": s.candidates,
@@ -212,10 +222,8 @@ def curate(config: ConfigArg, out: OutOpt = None, overrides: Overrides = None,
 def train(config: ConfigArg, out: OutOpt = None, overrides: Overrides = None,
           progress: ProgressOpt = True) -> None:
     """Fine-tune the model on RUN/sft/ (LoRA or full); writes RUN/model/ and RUN/train/."""
-    from .runfolder import RunFolder
-
     cfg = resolve_config(config, overrides)
-    run = RunFolder(out or default_out(config))
+    run = open_run(config, out)
     if not run.file("sft/train.jsonl").exists():  # fail before the slow training imports
         raise RunError(f"{run.file('sft/train.jsonl')} not found: run `svdistill curate` first")
     if cfg.train.base_model and not Path(cfg.train.base_model).exists():
@@ -262,12 +270,11 @@ def evaluate(
     from .evaluate import comparison_rows, comparison_table
     from .evaluate.results import write_comparison
     from .phases import evaluate_phase
-    from .runfolder import RunFolder
 
     cfg = resolve_config(config, overrides)
     if allow_overlap:
         cfg.evaluate.allow_overlap = True
-    run = RunFolder(out or default_out(config))
+    run = open_run(config, out)
     if not run.file("config.yaml").exists():
         run.save_config(cfg)  # an evaluation-only run; a pipeline run keeps its sampling config
     engines = Engines(err)

@@ -32,6 +32,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from .backends.spec import BackendSpec
 from .store import RunError
 
 QUANTS = ("F16", "Q8_0", "Q4_K_M")
@@ -195,7 +196,7 @@ def base_model_id(config: dict[str, Any], train_stats: dict[str, Any]) -> str | 
     backend = str(config.get("model", {}).get("backend", ""))
     if backend.startswith("embedded"):
         return EMBEDDED_HUB_ID
-    for spec in (backend.partition(":")[2].split("#")[0], train_stats.get("base_model") or ""):
+    for spec in (BackendSpec.parse(backend).target, train_stats.get("base_model") or ""):
         if spec.count("/") == 1 and not Path(spec).exists() and not spec.startswith((".", "~")):
             return spec
     return None

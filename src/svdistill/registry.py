@@ -1,6 +1,7 @@
 """Every extension point's names, and where each one's builder lives.
 
-A verify stage, a grader or a curation policy is one module (or class) plus one line here.
+A verify stage, a grader, a curation policy or a model engine is one module (or class) plus one
+line here.
 This module imports nothing else of the package, so the config can check names against it when
 a file loads (before any model call is paid for) without importing the heavy modules that
 implement them, and no import cycle can start here. Builders are loaded by dotted path on first
@@ -33,7 +34,8 @@ class Registry:
         bad = [n for n in names if n not in self._entries]
         if not bad:
             return None
-        return f"unknown {self.kind}(s) {', '.join(map(str, bad))}; known: {', '.join(self._entries)}"
+        known = ", ".join(self._entries)
+        return f"unknown {self.kind}(s) {', '.join(map(str, bad))}; known: {known}"
 
     def expected(self) -> str:
         """The names as a choice, in pydantic's words: 'a', 'b' or 'c'."""
@@ -78,4 +80,18 @@ GRADERS = Registry("grader", {
     "code": "svdistill.evaluate.graders:CodeGrader",
     "stdio": "svdistill.evaluate.graders:StdioGrader",
     "gym": "svdistill.evaluate.graders:GymGrader",
+})
+
+# Model engines, by the kind before the ':' of a backend string (svdistill.backends.spec): each
+# builder is `build(spec, model_config) -> Backend` and imports its engine (torch, vLLM,
+# llama-cpp-python, openai) only when called.
+BACKENDS = Registry("backend", {
+    "embedded": "svdistill.backends.builders:build_embedded",
+    "embedded-llamacpp": "svdistill.backends.builders:build_embedded_llamacpp",
+    "tiny": "svdistill.backends.builders:build_tiny",
+    "scripted": "svdistill.backends.builders:build_scripted",
+    "openai": "svdistill.backends.builders:build_openai",
+    "llamacpp": "svdistill.backends.builders:build_llamacpp",
+    "hf": "svdistill.backends.builders:build_hf",
+    "vllm": "svdistill.backends.builders:build_vllm",
 })

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .config import Config, save_config
+from .config import Config, is_snapshot, save_config
 from .store import CallStore, RunError
 
 _STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO}
@@ -41,8 +41,22 @@ class RunFolder:
             self._calls = CallStore(self.file("calls.jsonl"))
         return self._calls
 
+    def check_own_config(self) -> None:
+        """Refuse a folder whose config.yaml svdistill did not write, such as the user's own
+        config in the folder given as --out: every run rewrites that file (and later phases
+        read it as the run's), so it would be replaced, its comments lost. Commands call this
+        before any work; save_config calls it again before it writes."""
+        path = self.file("config.yaml")
+        if path.is_file() and not is_snapshot(path.read_bytes().decode("utf-8", "replace")):
+            raise RunError(
+                f"{path} is not a config svdistill saved, and a run writes its resolved config "
+                "there: it would replace this file. Give another run folder (--out), or keep "
+                "your config under another name."
+            )
+
     def save_config(self, config: Config) -> None:
         """Write config.yaml atomically: on a full disk the previous one stays as it was."""
+        self.check_own_config()
         path = self.file("config.yaml")
         try:
             save_config(config, path)

@@ -35,7 +35,9 @@ from peft import LoraConfig, PeftModel
 from transformers import AutoTokenizer, TrainerCallback
 from trl import SFTConfig, SFTTrainer
 
+from .backends.dtypes import torch_dtype
 from .backends.hf import load_model
+from .backends.spec import BackendSpec
 from .config import Config, TrainConfig
 from .runfolder import RunFolder
 from .store import RunError, atomic_folder, atomic_writer, dumps, read_jsonl
@@ -60,16 +62,15 @@ def resolve_trainable_model(spec: str, base_model: str | None = None) -> Path:
         if not path.exists():
             raise RunError(f"train.base_model: no model at {path}")
         return path
-    kind, _, rest = spec.partition(":")
-    if kind == "embedded" and not rest:
+    backend = BackendSpec.parse(spec)
+    if backend.kind == "embedded" and not backend.rest:
         from .backends.embedded import embedded_hf_folder
 
         return embedded_hf_folder()
-    if kind == "hf" and rest:
-        folder, _, gguf = rest.partition("#")
-        path = Path(folder) / gguf if gguf else Path(folder)
-    elif kind == "vllm" and rest and Path(rest).exists():
-        path = Path(rest)
+    if backend.kind == "hf" and backend.rest:
+        path = backend.model_path()
+    elif backend.kind == "vllm" and backend.rest and Path(backend.rest).exists():
+        path = Path(backend.rest)
     else:
         raise RunError(
             f"model.backend {spec!r} cannot be fine-tuned in-process: set train.base_model to a "
@@ -104,12 +105,6 @@ def to_prompt_completion(row: dict[str, Any]) -> dict[str, Any]:
     if not messages or messages[-1]["role"] != "assistant":
         raise RunError(f"sft example {row.get('id')!r}: the last message must be the assistant's")
     return {"prompt": messages[:-1], "completion": messages[-1:]}
-
-
-def weights_dtype(name: str) -> torch.dtype:
-    # bfloat16 by default: LoRA on the 0.5B model on CPU peaked at 6.9 GiB against 11.7 GiB in
-    # float32 and was no slower (faster at 256 tokens); GPUs train the paper's models in bf16.
-    return torch.float32 if name == "float32" else torch.bfloat16
 
 
 def accumulation(t: TrainConfig) -> int:
@@ -177,7 +172,7 @@ def export_model(base: Path, final: Path, t: TrainConfig, out: Path) -> Path | N
     so the result is a plain model that any engine can load."""
     with atomic_folder(out) as tmp:
         if t.method == "lora":
-            model, _ = load_model(base, "float32" if t.dtype == "float32" else "bfloat16")
+            model, _ = load_model(base, t.dtype)
             model = PeftModel.from_pretrained(model, str(final)).merge_and_unload()
             model.save_pretrained(str(tmp))
             shutil.copytree(final, tmp / "adapter")
@@ -199,9 +194,9 @@ def build_trainer(
     dataset = Dataset.from_list([to_prompt_completion(r) for r in rows])
     # A GGUF base must be loaded by us (its quantizer removed so it can train and be saved); an
     # HF folder is passed by path, so transformers can load it shard-aware under ZeRO-3 / FSDP.
-    dtype = weights_dtype(t.dtype)
+    dtype = torch_dtype(t.dtype)
     if base.suffix == ".gguf":
-        model, tokenizer = load_model(base, "float32" if dtype == torch.float32 else "bfloat16")
+        model, tokenizer = load_model(base, t.dtype)
     else:
         model, tokenizer = str(base), load_tokenizer(base)
 

@@ -25,6 +25,7 @@ from transformers import (
 )
 
 from .base import Backend, Completion, Request, SamplingParams, template_switches
+from .dtypes import torch_dtype as _dtype
 
 
 class PerRowSampler(LogitsProcessor):
@@ -55,12 +56,6 @@ class PerRowSampler(LogitsProcessor):
         out = torch.full_like(scores, float("-inf"))
         out[torch.arange(len(chosen)), chosen] = 0.0
         return out
-
-
-def _dtype(name: str) -> torch.dtype:
-    if name in ("auto", "bfloat16"):
-        return torch.bfloat16
-    return {"float32": torch.float32, "float16": torch.float16}[name]
 
 
 def load_model(path: str | Path, dtype: str = "auto"):
