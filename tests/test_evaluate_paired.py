@@ -32,9 +32,9 @@ def rows_for(correct: dict[str, list[bool | None]]) -> list[dict]:
             for q, cs in correct.items() for i, c in enumerate(cs)]
 
 
-def test_per_question_means_leave_ungraded_samples_out():
+def test_per_question_means_count_ungraded_samples_as_not_passed():
     means = question_means(rows_for({"q1": [True, False, None, True], "q2": [None, None]}))
-    assert means == {"q1": pytest.approx(2 / 3), "q2": None}
+    assert means == {"q1": 0.5, "q2": 0.0}
 
 
 def test_known_paired_data_gives_the_expected_difference():

@@ -86,16 +86,14 @@ def verdict(low: float | None, high: float | None, a: str = "A", b: str = "B") -
 
 
 def question_means(rows: Iterable[Mapping[str, Any]]) -> dict[str, float | None]:
-    """Per question id, the mean of its graded samples (`correct` True/False) from eval rows
-    (RUN/eval/<model>/<benchmark>/samples.jsonl); None when none of its samples was graded."""
-    graded: dict[str, list[bool]] = defaultdict(list)
-    seen: dict[str, None] = {}
+    """Per question id, the share of its samples graded correct, from eval rows
+    (RUN/eval/<model>/<benchmark>/samples.jsonl). An ungraded sample (`correct` None) counts as
+    not passed, as in pass@1 (passk.py says why): a program must not make itself ungraded to
+    lift a score, in a comparison either."""
+    samples: dict[str, list[bool]] = defaultdict(list)
     for row in rows:
-        qid = str(row["question_id"])
-        seen[qid] = None
-        if row.get("correct") is not None:
-            graded[qid].append(bool(row["correct"]))
-    return {q: (sum(graded[q]) / len(graded[q]) if graded[q] else None) for q in seen}
+        samples[str(row["question_id"])].append(row.get("correct") is True)
+    return {q: sum(marks) / len(marks) for q, marks in samples.items()}
 
 
 def question_means_file(path: str | Path) -> dict[str, float | None]:

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..backends.base import Backend, Request, SamplingParams
 from ..config import Config
+from ..backends.spec import BackendSpec
 from ..generation import CallRunner
 from ..progress import PhaseProgress
 from ..records import Question
@@ -74,7 +75,7 @@ def _path_label(run: RunFolder, path: Path) -> str:
                 backend = EvalSummary.read(summary).backend
             except (OSError, ValueError):  # SummaryError is a ValueError
                 continue
-            if Path(backend.partition(":")[2]).resolve() != where:
+            if Path(BackendSpec.parse(backend).rest).resolve() != where:
                 return True
         return False
 
