@@ -75,45 +75,54 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def llama_server(gguf, alias: str, log_dir, *args: str, start_timeout_s: float = 120):
-    """llama-cpp-python's OpenAI-compatible server on `gguf`, on 127.0.0.1 at a free port, as
-    `alias`; yields its base URL and stops it afterwards. `args`: more server options."""
+def openai_server(command: list[str], name: str, log_dir, port: int,
+                  start_timeout_s: float = 120, env: dict | None = None):
+    """An OpenAI-compatible server started by `command` on 127.0.0.1:`port`; yields its base
+    URL and process once /v1/models lists a model, and stops it afterwards. Its output goes to
+    LOG_DIR/server.log (a file: a full pipe would stall the server)."""
     import json
     import subprocess
-    import sys
     import time
     import urllib.request
 
-    port = free_port()
     log = open(log_dir / "server.log", "w+b")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", alias,
-         "--host", "127.0.0.1", "--port", str(port), *args],
-        stdout=log, stderr=subprocess.STDOUT,  # a file: a full pipe would stall the server
-    )
+    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.time() + start_timeout_s
     try:
         while True:
             if proc.poll() is not None:
                 log.seek(0)
-                pytest.fail(f"llama_cpp.server exited: {log.read().decode()[-2000:]}")
+                pytest.fail(f"{name} exited: {log.read().decode()[-3000:]}")
             if time.time() > deadline:
-                pytest.fail(f"llama_cpp.server did not start within {start_timeout_s:.0f} s")
+                pytest.fail(f"{name} did not start within {start_timeout_s:.0f} s")
             try:
                 with urllib.request.urlopen(url + "/models", timeout=2) as reply:
                     if json.loads(reply.read())["data"]:
                         break
             except OSError:
                 time.sleep(0.2)
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=30)
+            proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@contextlib.contextmanager
+def llama_server(gguf, alias: str, log_dir, *args: str, start_timeout_s: float = 120):
+    """llama-cpp-python's OpenAI-compatible server on `gguf`, on 127.0.0.1 at a free port, as
+    `alias`; yields its base URL and stops it afterwards. `args`: more server options."""
+    import sys
+
+    port = free_port()
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf),
+               "--model_alias", alias, "--host", "127.0.0.1", "--port", str(port), *args]
+    with openai_server(command, "llama_cpp.server", log_dir, port, start_timeout_s) as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="session")

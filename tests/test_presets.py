@@ -30,7 +30,8 @@ def test_a_paper_preset_holds_the_papers_settings(name):
 
 @pytest.mark.parametrize("name", PRESETS)
 def test_a_paper_preset_dry_runs_on_the_scripted_backend(name, tmp_path):
-    config = load_config(packaged_config(name), ["model.backend=scripted:judge=yes", "seeds.limit=3"])
+    config = load_config(packaged_config(name),
+                         ["model.backend=scripted:judge=yes", "seeds.limit=3"])
     run = RunFolder(tmp_path)
     engines = Engines()
     executor = Executor(tmp_path / "timings.json")

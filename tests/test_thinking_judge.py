@@ -16,8 +16,8 @@ from svdistill.backends.base import Request
 from svdistill.backends.scripted import ScriptedBackend
 from svdistill.cli import packaged_config
 from svdistill.config import load_config
-from svdistill.report import build_report
 from svdistill.phases import Engines, Executor, curate_phase, sample_phase, verify_phase
+from svdistill.report import build_report
 from svdistill.runfolder import RunFolder
 
 THOUGHTS = " ".join(["Let me think about this carefully."] * 60)  # 300 words, about as many tokens

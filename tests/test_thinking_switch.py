@@ -12,7 +12,8 @@ from svdistill.config import ModelConfig
 
 # A template that shows what it was told, like Qwen3's (which thinks unless told not to).
 SWITCHED = ("{% for m in messages %}{{ m['content'] }}{% endfor %}"
-            "{% if enable_thinking is defined and not enable_thinking %}<think>\n\n</think>{% endif %}")
+            "{% if enable_thinking is defined and not enable_thinking %}"
+            "<think>\n\n</think>{% endif %}")
 
 
 def test_unset_leaves_the_template_alone_and_the_identity_as_it_was():

@@ -1,7 +1,7 @@
-"""vLLM's OpenAI-compatible server (what `vllm serve` starts; CPU build) on 127.0.0.1, driven through the
-`openai:` backend by the `svdistill` commands a user types: `sample` and `verify` on a few seeds,
-per-request seeds that reproduce, reruns that pay nothing, and a dead server reported as failed
-calls (exit status 1, the phase left to redo).
+"""vLLM's OpenAI-compatible server (what `vllm serve` starts; CPU build) on 127.0.0.1, driven
+through the `openai:` backend by the `svdistill` commands a user types: `sample` and `verify`
+on a few seeds, per-request seeds that reproduce, reruns that pay nothing, and a dead server
+reported as failed calls (exit status 1, the phase left to redo).
 
 Opt-in (`-m vllm`), run with the vLLM venv's python (`bash scripts/install.sh vllm`):
 
@@ -19,12 +19,10 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import free_port
+from conftest import free_port, openai_server
 from vllm_loop import loop_overrides, texts
 
 from svdistill.backends.embedded import embedded_hf_folder
@@ -45,39 +43,16 @@ def server(tmp_path_factory):
     cores = sorted(os.sched_getaffinity(0))
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "2",
            "VLLM_CPU_OMP_THREADS_BIND": f"{cores[0]}-{cores[-1]}"}
-    log_path = tmp_path_factory.mktemp("vllm") / "server.log"
-    log = open(log_path, "w+b")  # noqa: SIM115 - a file: a full pipe would stall the server
     # `vllm serve` itself fails in vllm-cpu's install (its CLI asks for the version of a
     # package named "vllm", and the distribution is named "vllm-cpu"); the server module is
     # the same server.
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vllm.entrypoints.openai.api_server",
-         "--model", str(embedded_hf_folder()), "--served-model-name", SERVED,
-         "--host", "127.0.0.1", "--port", str(port), "--no-enable-chunked-prefill",
-         "--max-model-len", "4096"],
-        stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.time() + START_TIMEOUT_S
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"vllm serve exited: {log_path.read_text()[-3000:]}")
-            if time.time() > deadline:
-                pytest.fail(f"vllm serve did not start within {START_TIMEOUT_S} s")
-            try:
-                with urllib.request.urlopen(url + "/models", timeout=2) as reply:
-                    if json.loads(reply.read())["data"]:
-                        break
-            except OSError:
-                time.sleep(1)
+    command = [sys.executable, "-m", "vllm.entrypoints.openai.api_server",
+               "--model", str(embedded_hf_folder()), "--served-model-name", SERVED,
+               "--host", "127.0.0.1", "--port", str(port), "--no-enable-chunked-prefill",
+               "--max-model-len", "4096"]
+    with openai_server(command, "vLLM's server", tmp_path_factory.mktemp("vllm"), port,
+                       START_TIMEOUT_S, env) as (url, proc):
         yield url, proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def svdistill(command: str, run: Path, url: str, *overrides: str) -> subprocess.CompletedProcess:

@@ -23,7 +23,6 @@ import time
 from collections.abc import Sequence
 
 from ..store import RunError
-
 from .base import Backend, Completion, Request, template_switches
 
 

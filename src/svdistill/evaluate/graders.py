@@ -6,7 +6,8 @@ score noise), and grades replies in batches (math answers go to a process pool i
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..config import Config
 from ..records import Grade, Question
@@ -96,17 +97,15 @@ class CodeGrader:
 
     def grade_many(self, items: Sequence[BenchItem], replies: Sequence[str],
                    code_timeout_s: float, gold: bool) -> list[Grade]:
-        from ..grade import extract_code, run_code_tests
+        from ..grade import run_code_tests
 
-        grades = []
-        for item, reply in zip(items, replies, strict=True):
-            code = reply if gold else extract_code(reply)
+        def run(item: BenchItem, code: str):
             program = (item.meta["prompt"] + code) if gold else code_program(item, code)
             # the prompt runs beside the tests too: their helpers are the benchmark's own
-            grade = run_code_tests(program, item.meta["tests"], item.meta.get("entry_point"),
-                                   timeout_s=code_timeout_s, context=item.meta["prompt"])
-            grades.append(Grade(grade.correct, code, grade.reason))
-        return grades
+            return run_code_tests(program, item.meta["tests"], item.meta.get("entry_point"),
+                                  timeout_s=code_timeout_s, context=item.meta["prompt"])
+
+        return _run_each(items, replies, gold, run)
 
 
 class StdioGrader:
@@ -125,15 +124,24 @@ class StdioGrader:
 
     def grade_many(self, items: Sequence[BenchItem], replies: Sequence[str],
                    code_timeout_s: float, gold: bool) -> list[Grade]:
-        from ..grade.code import extract_code
         from ..grade.stdio import run_stdio_tests
 
-        grades = []
-        for item, reply in zip(items, replies, strict=True):
-            code = reply if gold else extract_code(reply)
-            grade = run_stdio_tests(code, item.meta["cases"], timeout_s=code_timeout_s)
-            grades.append(Grade(grade.correct, code, grade.reason))
-        return grades
+        return _run_each(items, replies, gold, lambda item, code: run_stdio_tests(
+            code, item.meta["cases"], timeout_s=code_timeout_s))
+
+
+def _run_each(items: Sequence[BenchItem], replies: Sequence[str], gold: bool,
+              run: Callable[[BenchItem, str], Any]) -> list[Grade]:
+    """Each reply's code (the gold reply as it is, a model's out of its code block) run by
+    `run` in the sandbox, as a Grade that records the code."""
+    from ..grade.code import extract_code
+
+    grades = []
+    for item, reply in zip(items, replies, strict=True):
+        code = reply if gold else extract_code(reply)
+        grade = run(item, code)
+        grades.append(Grade(grade.correct, code, grade.reason))
+    return grades
 
 
 def code_program(item: BenchItem, reply_code: str) -> str:

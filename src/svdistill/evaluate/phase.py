@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from ..backends.base import Backend, Request, SamplingParams
-from ..config import Config
 from ..backends.spec import BackendSpec
+from ..config import Config
 from ..generation import CallRunner
 from ..progress import PhaseProgress
 from ..records import Question

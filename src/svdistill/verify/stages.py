@@ -332,7 +332,8 @@ class RulesStage:
 # module of its own) plus one builder and one registry line.
 
 
-def build_rules(name: str, cfg: VerifyConfig, templates: dict, requests: VoteRequests) -> RulesStage:
+def build_rules(name: str, cfg: VerifyConfig, templates: dict, requests: VoteRequests
+                ) -> RulesStage:
     return RulesStage()
 
 
