@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -55,15 +56,18 @@ def server(tmp_path_factory):
         yield url, proc
 
 
-def svdistill(command: str, run: Path, url: str, *overrides: str) -> subprocess.CompletedProcess:
-    """`svdistill COMMAND quick --out RUN ...` as a user runs it, against the server."""
+def svdistill_command(command: str, run: Path, url: str, *overrides: str) -> list[str]:
+    """`svdistill COMMAND quick --out RUN ...` as a user types it, against the server."""
     # One request at a time: vLLM's sampled text for a seeded request depends on which other
     # requests share its batch, and concurrent requests arrive in a different order each run.
     args = [*loop_overrides(f"openai:{url}#{SERVED}"), "model.concurrency=1", *overrides]
-    return subprocess.run(
-        [sys.executable, "-m", "svdistill", command, "quick", "--out", str(run),
-         "--no-progress", *args],
-        capture_output=True, text=True, timeout=900)
+    return [sys.executable, "-m", "svdistill", command, "quick", "--out", str(run),
+            "--no-progress", *args]
+
+
+def svdistill(command: str, run: Path, url: str, *overrides: str) -> subprocess.CompletedProcess:
+    return subprocess.run(svdistill_command(command, run, url, *overrides),
+                          capture_output=True, text=True, timeout=900)
 
 
 def stats(run: Path, name: str) -> dict:
@@ -93,15 +97,24 @@ def test_sample_and_verify_through_the_server(server, tmp_path):
     assert stats(fresh, "sample_stats.json")["paid_calls"] == 6
     assert texts(fresh) == texts(run)
 
-    # The server dies; a verify that needs new judge calls (three votes, not two) reports them
-    # failed, exits 1 and leaves the phase to redo, while the calls it had stay stored.
+    # The server dies mid-run: a verify that needs new judge calls (three votes, not two)
+    # reports the calls it could not make as failed, exits 1 and leaves the phase to redo,
+    # while the calls it had, and those paid before the death, stay stored.
     dead = tmp_path / "dead"
     shutil.copytree(run, dead)
-    proc.terminate()
-    proc.wait(timeout=60)
-    done = svdistill("verify", dead, url, "verify.votes=3", "model.timeout_s=5")
-    assert done.returncode == 1, done.stderr[-3000:]
-    assert "failed after retries" in done.stderr
+    stored = len((dead / "calls.jsonl").read_text().splitlines())
+    command = svdistill_command("verify", dead, url, "verify.votes=3", "model.timeout_s=5")
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as verify:
+        deadline = time.time() + 600
+        while (len((dead / "calls.jsonl").read_text().splitlines()) == stored
+               and verify.poll() is None and time.time() < deadline):
+            time.sleep(0.2)
+        proc.terminate()  # after the first new call is stored
+        proc.wait(timeout=60)
+        _, err = verify.communicate(timeout=600)
+    assert verify.returncode == 1, err[-3000:]
+    assert "failed after retries" in err
     assert "verify" not in PhaseLog(RunFolder(dead)).done
-    verify = stats(dead, "verify_stats.json")
-    assert verify["failed_calls"] > 0 and verify["cached_calls"] > 0
+    after = stats(dead, "verify_stats.json")
+    assert after["failed_calls"] > 0 and after["paid_calls"] >= 1 and after["cached_calls"] == 12
