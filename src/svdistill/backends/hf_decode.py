@@ -6,14 +6,18 @@ stops (a stop token or its own max_tokens), its KV-cache rows are dropped and th
 requests are prefilled and merged into the running batch (their cache left-padded to the
 batch's length, or the batch's to theirs), so the batch stays full until the queue is empty.
 
-transformers 5 has continuous batching of its own (`generate_batch`), and it runs on CPU, but it
-samples every row with one global `torch.multinomial`: a request's sample would then depend on
+transformers 5 has continuous batching of its own (`generate_batch`). It runs on CPU (5.24: two
+minutes for 2 x 8 tokens of the 2-layer test model, most of it setting up its paged cache), but
+it samples every row with one global `torch.multinomial`, so a request's sample would depend on
 its neighbours and on when it was scheduled. This loop samples each request from its own
 `torch.Generator` seeded from the request, one draw per token, exactly as the static route's
-logits processor does, so a request gives the same tokens alone, in a static batch or here (up
-to floating-point effects of padding and batch size: none in float32 on CPU, see
-tests/test_determinism.py). Scheduling depends only on the requests and the batch size, never on
-timing, so the same requests give the same batches whatever the load.
+logits processor does, so a request gives the same tokens alone, in a static batch or here, up
+to floating-point effects: CPU matrix kernels round a row differently with the number of rows
+beside it, and attention with the amount of left padding. In float32 that is a 1e-6 relative
+difference, which (almost) never flips a sampled token; in bfloat16 it is one unit in the last
+place, and bfloat16 logits tie so often that a token flips within a few dozen steps
+(tests/test_determinism.py). Scheduling depends only on the requests and the batch size, never
+on timing, so the same requests give the same batches, and the same tokens, whatever the load.
 
 Only plain full-attention caches (`DynamicLayer`) can be merged and trimmed this way;
 `supports_continuous` says whether a model has them.
@@ -119,17 +123,22 @@ class RunningBatch:
         self.mask: torch.Tensor | None = None
 
     def prefill(self, rows: list[Row]) -> torch.Tensor:
-        """Run the prompts of `rows` (left-padded among themselves), merge them into the batch
-        and return their next-token logits."""
-        width = max(len(r.prompt) for r in rows)
-        ids = torch.tensor([[self.pad_id] * (width - len(r.prompt)) + r.prompt for r in rows])
-        mask = torch.tensor([[0] * (width - len(r.prompt)) + [1] * len(r.prompt) for r in rows])
-        positions = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 1)  # as generate sets them
-        cache = DynamicCache(config=self.model.config)
-        out = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
-                         use_cache=True, logits_to_keep=1, **{self.cache_arg: cache})
-        self._merge(rows, cache, mask)
-        return out.logits[:, -1]
+        """Run the prompts of `rows`, merge them into the batch and return their next-token
+        logits.
+
+        Each prompt runs on its own, unpadded, so its prompt pass is exactly the one it gets
+        alone (padded, bfloat16 attention on CPU rounds differently) and no compute goes to
+        padding. A prompt is one pass against hundreds of decode steps, and at a hundred tokens
+        or more it already fills the matrix kernels, so batching prompts would buy little.
+        """
+        logits = []
+        for row in rows:
+            cache = DynamicCache(config=self.model.config)
+            out = self.model(input_ids=torch.tensor([row.prompt]), use_cache=True,
+                             logits_to_keep=1, **{self.cache_arg: cache})
+            self._merge([row], cache, torch.ones(1, len(row.prompt), dtype=torch.long))
+            logits.append(out.logits[:, -1])
+        return torch.cat(logits)
 
     def step(self) -> torch.Tensor:
         """Feed every row its last sampled token; the next-token logits, one row per row."""
