@@ -1,10 +1,15 @@
-"""transformers in-process: batched generation with left padding, HF folders or GGUF files.
+"""transformers in-process: HF folders or GGUF files, continuously batched on the KV cache.
 
 Each request samples with its own `torch.Generator` seeded from the request's seed, so sample i
 of a question is the same whichever batch it lands in (up to floating-point effects of padding).
-This is done by a logits processor that samples every row itself and leaves a single finite
-logit, with `generate` running greedy around it: generate keeps its KV cache, stopping and
-padding logic, and we keep per-row seeds, which batched `do_sample=True` cannot give.
+Two decoding routes give the same tokens (tests/test_hf_decode.py):
+
+- `continuous` (the default, hf_decode.py): a finished row leaves the batch at once and a
+  waiting request takes its place, so no step is spent on rows that already stopped.
+- `static`: transformers' `generate` per chunk of requests sorted by prompt length; a chunk runs
+  until its longest row stops. A logits processor samples every row itself and leaves a single
+  finite logit, with `generate` running greedy around it. Kept for models whose cache cannot be
+  merged row by row (sliding-window or linear attention) and as the benchmark's baseline.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from transformers import (
 
 from .base import Backend, Completion, Request, SamplingParams, template_switches
 from .dtypes import torch_dtype as _dtype
+from .hf_decode import decode as decode_continuously
+from .hf_decode import sample_rows, supports_continuous
 
 
 class PerRowSampler(LogitsProcessor):
@@ -36,23 +43,7 @@ class PerRowSampler(LogitsProcessor):
         self.generators = [torch.Generator().manual_seed(p.seed) for p in params]
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        scores = scores.float()
-        vocab = scores.shape[-1]
-        ks = [p.top_k if 0 < p.top_k < vocab else vocab for p in self.params]
-        values, indices = scores.topk(max(ks), dim=-1)  # sorted, largest first
-        chosen = torch.empty(len(self.params), dtype=torch.long)
-        for row, p in enumerate(self.params):
-            if p.temperature <= 0:
-                chosen[row] = indices[row, 0]
-                continue
-            logits = values[row, : ks[row]] / p.temperature
-            probs = torch.softmax(logits, dim=-1)
-            if p.top_p < 1.0:
-                # keep the smallest prefix whose mass reaches top_p (always at least one token)
-                keep = (probs.cumsum(-1) - probs) < p.top_p
-                probs = probs * keep
-            pick = torch.multinomial(probs, 1, generator=self.generators[row])
-            chosen[row] = indices[row, pick]
+        chosen = sample_rows(scores, self.params, self.generators)
         out = torch.full_like(scores, float("-inf"))
         out[torch.arange(len(chosen)), chosen] = 0.0
         return out
@@ -114,8 +105,15 @@ def weights_fingerprint(path: Path) -> str:
 
 
 class HFBackend(Backend):
+    """`decode`: "continuous" (rows leave and join the batch as they finish) or "static"
+    (transformers' `generate` per chunk); a model whose cache cannot be merged row by row
+    always runs static."""
+
     def __init__(self, path: str | Path, batch_size: int = 16, dtype: str = "auto",
-                 n_threads: int | None = None, enable_thinking: bool | None = None):
+                 n_threads: int | None = None, enable_thinking: bool | None = None,
+                 decode: str = "continuous"):
+        if decode not in ("continuous", "static"):
+            raise ValueError(f"decode must be 'continuous' or 'static', not {decode!r}")
         self.path = Path(path)
         if not self.path.exists():
             raise FileNotFoundError(f"model not found: {self.path}")
@@ -124,6 +122,7 @@ class HFBackend(Backend):
         self.batch_size = batch_size
         self.dtype = dtype
         self.model, self.tokenizer = load_model(self.path, dtype)
+        self.decode = decode if supports_continuous(self.model) else "static"
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -151,8 +150,45 @@ class HFBackend(Backend):
             **self.template_kwargs,
         )
 
-    @torch.inference_mode()
     def generate(self, requests: Sequence[Request]) -> list[Completion]:
+        if self.decode == "static":
+            return self._generate_static(requests)
+        done = dict(self._stream_continuous(requests))
+        return [done[i] for i in range(len(requests))]
+
+    def stream(self, requests):
+        if self.decode == "continuous":
+            yield from self._stream_continuous(requests)
+            return
+        # Similar prompt lengths share a batch, so less compute goes to padding.
+        order = sorted(range(len(requests)), key=lambda i: len(self.render(requests[i])))
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            yield from zip(chunk, self._generate_static([requests[i] for i in chunk]),
+                           strict=True)
+
+    def _completion(self, tokens: list[int], finish: str, prompt_tokens: int, counted: int,
+                    latency_s: float) -> Completion:
+        return Completion(text=self.tokenizer.decode(tokens, skip_special_tokens=True),
+                          finish_reason=finish, prompt_tokens=prompt_tokens,
+                          completion_tokens=counted, latency_s=latency_s)
+
+    def _stream_continuous(self, requests: Sequence[Request]):
+        prompts = [self.tokenizer(self.render(r), add_special_tokens=False)["input_ids"]
+                   for r in requests]
+        # Similar prompt lengths join the batch together, so less compute goes to padding.
+        order = sorted(range(len(requests)), key=lambda i: len(prompts[i]))
+        for done in decode_continuously(
+            self.model, [prompts[i] for i in order], [requests[i].params for i in order],
+            self.stop_ids, self.tokenizer.pad_token_id, self.batch_size,
+        ):
+            index = order[done.index]
+            yield index, self._completion(done.tokens, done.finish_reason, len(prompts[index]),
+                                          done.completion_tokens, done.seconds)
+
+    @torch.inference_mode()
+    def _generate_static(self, requests: Sequence[Request]) -> list[Completion]:
+        """One `generate` call over all of `requests`: it runs until its longest row stops."""
         if not requests:
             return []
         started = time.perf_counter()
@@ -178,25 +214,10 @@ class HFBackend(Backend):
             limit = request.params.max_tokens
             stop_at = next((i for i, t in enumerate(tokens) if t in self.stop_ids), None)
             if stop_at is not None and stop_at < limit:
-                kept, finish = tokens[:stop_at], "stop"
-                counted = stop_at + 1
+                kept, finish, counted = tokens[:stop_at], "stop", stop_at + 1
             else:
                 kept, finish = tokens[:limit], "length"
                 counted = len(kept)
-            results.append(
-                Completion(
-                    text=self.tokenizer.decode(kept, skip_special_tokens=True),
-                    finish_reason=finish,
-                    prompt_tokens=int(batch["attention_mask"][row].sum()),
-                    completion_tokens=counted,
-                    latency_s=latency,
-                )
-            )
+            results.append(self._completion(kept, finish, int(batch["attention_mask"][row].sum()),
+                                            counted, latency))
         return results
-
-    def stream(self, requests):
-        # Similar prompt lengths share a batch, so less compute goes to padding.
-        order = sorted(range(len(requests)), key=lambda i: len(self.render(requests[i])))
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
-            yield from zip(chunk, self.generate([requests[i] for i in chunk]), strict=True)
