@@ -86,7 +86,9 @@ def openai_server(command: list[str], name: str, log_dir, port: int,
     import urllib.request
 
     log = open(log_dir / "server.log", "w+b")  # noqa: SIM115
-    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    # its own process group, so that a test can kill the server with every child it started
+    proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
+                            start_new_session=True)
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.time() + start_timeout_s
     try:
