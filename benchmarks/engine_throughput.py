@@ -99,8 +99,10 @@ def llamacpp_route(engine, requests) -> tuple[float, float]:
     return clock.rates(sum(r.completion_tokens for r in replies))
 
 
-def vllm_routes(python: str, model: Path, dtype: str, batches) -> list[tuple[float, float]]:
-    """Run `batches` (one request list per repeat) through vLLM in `python`; tok/s of each."""
+def vllm_routes(python: str, model: Path, dtype: str, batches
+                ) -> tuple[list[tuple[float, float]], float]:
+    """Run `batches` (one request list per repeat) through vLLM in `python`: tok/s of each, and
+    the engine's start-up in seconds (loading and compiling, before the first request)."""
     payload = {"model": str(model), "dtype": dtype,
                "batches": [[{"messages": r.message_dicts(), "params": vars(r.params)}
                             for r in batch] for batch in batches]}
@@ -112,16 +114,20 @@ def vllm_routes(python: str, model: Path, dtype: str, batches) -> list[tuple[flo
     if done.returncode != 0:
         sys.stderr.write(done.stderr[-4000:])
         raise RuntimeError(f"the vLLM worker failed (exit {done.returncode}); its log is above")
-    return [tuple(rates) for rates in json.loads(done.stdout.strip().splitlines()[-1])]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return [tuple(rates) for rates in result["rates"]], result["startup_s"]
 
 
 def vllm_worker() -> None:
-    """The --vllm-worker side: requests as JSON on stdin, [[tok/s, tok/CPU-s], ...] on stdout."""
+    """The --vllm-worker side: requests as JSON on stdin; on stdout {"rates": [[tok/s,
+    tok/CPU-s], ...], "startup_s": seconds to construct the engine}."""
     from svdistill.backends.base import Request, SamplingParams
     from svdistill.backends.vllm_offline import VLLMBackend
 
     job = json.load(sys.stdin)
+    started = time.perf_counter()
     engine = VLLMBackend(job["model"], dtype=job["dtype"])
+    startup_s = time.perf_counter() - started
     batches = [[Request.chat(r["messages"], SamplingParams(**r["params"])) for r in batch]
                for batch in job["batches"]]
     engine.generate(batches[0][:1])  # the first call warms the engine up: not timed
@@ -130,7 +136,7 @@ def vllm_worker() -> None:
         with Clock() as clock:
             replies = engine.generate(batch)
         rates.append(clock.rates(sum(r.completion_tokens for r in replies)))
-    print(json.dumps(rates), flush=True)
+    print(json.dumps({"rates": rates, "startup_s": round(startup_s, 1)}), flush=True)
 
 
 def main() -> None:
@@ -189,8 +195,9 @@ def main() -> None:
     if args.vllm_python:
         dtype = "bfloat16" if args.dtype == "auto" else args.dtype
         try:
-            figures["vllm"] = vllm_routes(args.vllm_python, backend.path, dtype,
-                                          [requests_of(r) for r in range(args.repeats)])
+            figures["vllm"], startup = vllm_routes(args.vllm_python, backend.path, dtype,
+                                                   [requests_of(r) for r in range(args.repeats)])
+            print(f"vllm engine start-up: {startup:.0f} s (not in its tokens/s)")
         except RuntimeError as exc:  # the other routes' figures are still worth printing
             print(f"vllm route failed: {exc}")
     print(f"requests per repeat: {len(requests)} (batch {args.batch_size}, max_tokens "
