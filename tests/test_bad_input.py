@@ -126,7 +126,7 @@ CASES: list[tuple[str, str, str]] = [
     ("bench-choice-options", "evaluate quick evaluate.benchmarks=[bench_options.jsonl]",
      "bench_options.jsonl:line 1: a choice row needs 'options', a list of 2 to 26 texts"),
     ("bench-unknown-grader", "evaluate quick evaluate.benchmarks=[bench_grader.jsonl]",
-     "bench_grader.jsonl:line 1: grader 'essay' is not one of math, choice, code, gym"),
+     "bench_grader.jsonl:line 1: grader 'essay' is not one of math, choice, code, stdio, gym"),
     ("bench-duplicate-id", "evaluate quick evaluate.benchmarks=[bench_dup.jsonl]",
      "bench_dup.jsonl:line 2: duplicate id 'a' (first at bench_dup.jsonl:line 1)"),
     ("bench-missing-file", "evaluate quick evaluate.benchmarks=[missing.jsonl]",

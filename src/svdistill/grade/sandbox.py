@@ -169,7 +169,10 @@ class Child:
                 os.close(w)
                 data[path] = r
         child_fds = {"control": control.fileno(), "ready": ready_w, **(fds or {})}
-        cmd = [sys.executable, "-I", "-B", "-c", _child_source(), json.dumps(child_fds)]
+        # The interpreter itself, not a venv's link to it: the child needs no package (it runs
+        # isolated, -I), and a venv under /tmp would be hidden by the sandbox's own /tmp.
+        cmd = [os.path.realpath(sys.executable), "-I", "-B", "-c", _child_source(),
+               json.dumps(child_fds)]
         if self._workdir is None:
             bwrap = shutil.which("bwrap") or "bwrap"
             cmd = [bwrap, *_bwrap_args(data, limits), "--", *_drop_uid(), *cmd]
