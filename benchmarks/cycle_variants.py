@@ -53,9 +53,10 @@ def main() -> None:
         started = time.perf_counter()
         verdicts = Cascade(config.verify, runner).judge(items)
         decisions[variant] = [v.accepted for v in verdicts]
-        quality = judge_quality(verdicts, grades, ["cycle"]) or {}
+        quality = judge_quality(verdicts, grades, ["cycle"])
+        precision, recall = (quality.precision, quality.recall) if quality else (None, None)
         print(f"{variant:<6} accepted {sum(decisions[variant]):>3} of {len(items)}  "
-              f"precision {quality.get('precision')}  recall {quality.get('recall')}  "
+              f"precision {precision}  recall {recall}  "
               f"paid {runner.stats.paid} calls in {time.perf_counter() - started:.0f} s",
               flush=True)
     store.close()
