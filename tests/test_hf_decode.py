@@ -76,7 +76,7 @@ def test_rows_leave_when_they_finish_and_waiting_rows_join(backend, monkeypatch)
     monkeypatch.setattr(backend.model, "forward", counting)
     batch = requests()
     done = list(decode(backend.model, token_ids(backend, batch), [r.params for r in batch],
-                       backend.stop_ids, backend.tokenizer.pad_token_id, batch_size=3))
+                       backend.stop_ids, batch_size=3))
     assert sorted(d.index for d in done) == list(range(len(PROMPTS)))
     steps = [rows for rows, width in fed if width == 1]
     prefills = [rows for rows, width in fed if width > 1]
@@ -113,7 +113,7 @@ def test_a_stop_token_ends_the_row_and_is_counted_not_kept(backend, monkeypatch)
             for r in requests()]
     plain = {d.index: d for d in decode(backend.model, token_ids(backend, free),
                                         [r.params for r in free], [],
-                                        backend.tokenizer.pad_token_id, batch_size=3)}
+                                        batch_size=3)}
     emitted = plain[3].tokens
     assert plain[3].finish_reason == "length" and len(emitted) == 14
     stop = emitted[4]

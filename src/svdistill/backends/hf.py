@@ -180,7 +180,7 @@ class HFBackend(Backend):
         order = sorted(range(len(requests)), key=lambda i: len(prompts[i]))
         for done in decode_continuously(
             self.model, [prompts[i] for i in order], [requests[i].params for i in order],
-            self.stop_ids, self.tokenizer.pad_token_id, self.batch_size,
+            self.stop_ids, self.batch_size,
         ):
             index = order[done.index]
             yield index, self._completion(done.tokens, done.finish_reason, len(prompts[index]),

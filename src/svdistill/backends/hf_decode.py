@@ -113,8 +113,8 @@ class RunningBatch:
     right-aligned; the mask marks each row's real columns (1) and its left padding (0).
     """
 
-    def __init__(self, model, pad_id: int):
-        self.model, self.pad_id = model, pad_id
+    def __init__(self, model):
+        self.model = model
         # transformers 5 renamed forward's `past_key_values` to `cache` (the old name warns)
         parameters = inspect.signature(model.forward).parameters
         self.cache_arg = "cache" if "cache" in parameters else "past_key_values"
@@ -187,12 +187,12 @@ class RunningBatch:
 
 @torch.inference_mode()
 def decode(model, prompts: Sequence[list[int]], params: Sequence[SamplingParams],
-           stop_ids: Sequence[int], pad_id: int, batch_size: int) -> Iterator[Finished]:
+           stop_ids: Sequence[int], batch_size: int) -> Iterator[Finished]:
     """Generate for every prompt, at most `batch_size` rows at a time, yielding each request as
     it finishes. Waiting requests join in the order given, as soon as rows free up."""
     waiting = deque(Row(i, list(p), s, torch.Generator().manual_seed(s.seed))
                     for i, (p, s) in enumerate(zip(prompts, params, strict=True)))
-    batch = RunningBatch(model, pad_id)
+    batch = RunningBatch(model)
     stops = set(stop_ids)
     while waiting or batch.rows:
         started = time.perf_counter()

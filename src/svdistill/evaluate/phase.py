@@ -32,7 +32,7 @@ from ..versions import package_versions
 from .benchmarks import BenchItem, Benchmark, load_benchmark, safe_name, shuffle_seed, shuffled
 from .grading import grade_many, messages_for, validate_golds
 from .overlap import SeedIndex, find_overlaps
-from .passk import bootstrap_ci, pass_at_k, sample_counts
+from .passk import bootstrap_ci, question_scores, sample_counts
 from .uq_ttc import first_accepted
 
 METHODS = ("single", "uq-ttc")
@@ -124,7 +124,7 @@ def _score(per_question: list[list[bool | None]], config: Config) -> dict[str, A
     n_min = min(n for n, _ in counts)
     ks = sorted({k for k in (1, 2, 4, 8, 16, 32, 64, n_min) if k <= n_min})
     for k in ks:
-        values = [pass_at_k(n, c, k) for n, c in counts]
+        values = question_scores(counts, k)
         lo, hi = bootstrap_ci(values, e.bootstrap_resamples, e.confidence, seed=e.seed)
         out["pass_at_k"][str(k)] = {"mean": sum(values) / len(values), "ci": [lo, hi]}
     out["pass_at_1"] = out["pass_at_k"]["1"]["mean"]
