@@ -44,7 +44,6 @@ from svdistill.ablate import Ablation, Cell
 from svdistill.cli import resolve_config
 from svdistill.evaluate.paired import paired_difference, question_means_file
 from svdistill.evaluate.passk import bootstrap_ci
-from svdistill.phases import evaluate_phase
 
 README = Path(__file__).resolve().parent / "README.md"
 BEGIN, END = "<!-- method_gain:begin -->", "<!-- method_gain:end -->"
@@ -121,19 +120,6 @@ def first_valid_size(config, args) -> int:
     Ablation(config, args.out, fv, train=False, progress=not args.no_progress).run()
     stats = json.loads((args.out / "ablate" / "first-valid" / "sft" / "stats.json").read_text())
     return stats["kept"]
-
-
-def run_uq_ttc(config, args, grid) -> None:
-    ablation = Ablation(config, args.out, grid, only=[grid[0].name], train=True,
-                        progress=not args.no_progress)
-    base = ablation.folder("base")
-    try:
-        ablation.executor.run(base, evaluate_phase(config, base, ablation.engines,
-                                                   not args.no_progress, "base", "uq-ttc"),
-                              config)
-    finally:
-        ablation.engines.close()
-        ablation.source.close()
 
 
 # -- the table ------------------------------------------------------------------------------------
@@ -221,9 +207,7 @@ def main() -> None:
     grid = cells(args, size)
     only = [c for c in args.cells.split(",") if c] or None
     results = Ablation(config, args.out, grid, only=only, train=True,
-                       progress=not args.no_progress).run()
-    if not args.no_uq_ttc:
-        run_uq_ttc(config, args, grid)
+                       progress=not args.no_progress, uq_ttc=not args.no_uq_ttc).run()
 
     root = args.out / "ablate"
     models = {"base": score(samples_file(root / "base" / "eval" / "base"))}

@@ -96,3 +96,37 @@ def test_the_config_refuses_an_unknown_backend_when_it_loads(override):
 def test_the_config_accepts_every_registered_kind():
     for kind in BACKENDS.names():
         assert load_config(None, [f"model.backend={kind}:x"]).model.backend == f"{kind}:x"
+
+
+def test_a_trained_model_is_loaded_by_the_base_models_engine_where_it_can_be(tmp_path):
+    """vLLM stays vLLM (a paired difference then compares weights, not engines); a server,
+    llama.cpp or the embedded package cannot load a new folder, so transformers does."""
+    folder = tmp_path / "round-1" / "model"
+    assert BackendSpec.parse("vllm:Qwen/Qwen3-8B").with_weights(folder) == f"vllm:{folder}"
+    for base in ("embedded", "hf:models/q#q8.gguf", "openai:http://a:1/v1#m",
+                 "llamacpp:m.gguf", "scripted"):
+        assert BackendSpec.parse(base).with_weights(folder) == f"hf:{folder}", base
+
+
+def test_engines_release_closes_what_they_loaded_and_keeps_what_was_given(monkeypatch):
+    import svdistill.backends as backends
+    from svdistill.backends.scripted import ScriptedBackend
+    from svdistill.config import load_config
+    from svdistill.phases import Engines
+
+    closed: list[str] = []
+
+    def backend(name: str) -> ScriptedBackend:
+        made = ScriptedBackend(name=name)
+        made.close = lambda: closed.append(name)
+        return made
+
+    monkeypatch.setattr(backends, "make_backend", lambda spec, cfg: backend("loaded"))
+    given = backend("given")
+    engines = Engines(preloaded={"scripted:given": given})
+    config = load_config(None, ["model.backend=scripted"])
+    first = engines.model(config)
+    engines.release()
+    assert closed == ["loaded"]
+    assert engines.get("scripted:given", config) is given
+    assert engines.model(config) is not first  # loaded again when named again

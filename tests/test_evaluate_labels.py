@@ -40,3 +40,12 @@ def test_a_label_holding_another_models_results_is_not_reused(tmp_path: Path) ->
     other = resolve_model(cfg, run, str(second))[0]
     assert other != label and other.startswith(label + "-")  # a-ckpt is taken by another model
     assert resolve_model(cfg, run, str(second))[0] == other  # and stays stable
+
+
+def test_the_trained_model_is_evaluated_on_the_base_models_engine(tmp_path: Path) -> None:
+    run = RunFolder(tmp_path / "run")
+    (run.path / "model").mkdir(parents=True)
+    on_vllm = load_config(None, ["model.backend=vllm:Qwen/Qwen3-0.6B"])
+    assert resolve_model(on_vllm, run, "trained") == ("trained", f"vllm:{run.path / 'model'}")
+    embedded = load_config(None, ["model.backend=embedded"])
+    assert resolve_model(embedded, run, "trained") == ("trained", f"hf:{run.path / 'model'}")

@@ -44,8 +44,8 @@ def test_run_chains_every_phase_and_resumes(config, tmp_path):
     assert {(r["model"], r["method"]) for r in rows} == {
         ("base", "single"), ("base", "uq-ttc"), ("trained", "single")}
     phases = json.loads((round1 / "phases.json").read_text())
-    assert list(phases) == ["sample", "verify", "curate", "train", "evaluate base",
-                            "evaluate uq-ttc", "evaluate trained"]
+    assert list(phases) == ["sample", "verify", "evaluate base", "evaluate uq-ttc", "curate",
+                            "train", "evaluate trained"]
 
     mtime = (round1 / "model" / "config.json").stat().st_mtime_ns
     again, rows_again = run_pipeline(config, tmp_path)
@@ -72,6 +72,37 @@ def test_fresh_seeds_per_round_needs_a_limit(config, tmp_path):
     config.seeds.limit = 5
     assert pipeline.round_config(3).seeds.offset == 10
     assert pipeline.round_config(2).model.backend.startswith("hf:")
+    config.model.backend = "vllm:Qwen/Qwen3-0.6B"  # round 2 stays on vLLM, not transformers
+    previous = (tmp_path / "round-1" / "model").resolve()
+    assert pipeline.round_config(2).model.backend == f"vllm:{previous}"
+
+
+def test_the_base_engine_is_released_before_training(config, tmp_path, monkeypatch):
+    """Under vLLM on a GPU the base model's engine holds most of the memory, so every phase
+    that needs it runs first and it is closed before training starts."""
+    import svdistill.backends as backends
+    import svdistill.train as train
+
+    events: list[str] = []
+    make_backend, run_train = backends.make_backend, train.run_train
+
+    def load(spec, model_config):
+        if spec != "scripted":
+            return make_backend(spec, model_config)  # the trained model
+        events.append("base loaded")
+        model = scripted_model()
+        model.close = lambda: events.append("base closed")
+        return model
+
+    def training(*args, **kwargs):
+        events.append("train")
+        return run_train(*args, **kwargs)
+
+    monkeypatch.setattr(backends, "make_backend", load)
+    monkeypatch.setattr(train, "run_train", training)
+    rows = Pipeline(config, tmp_path, progress=False).run()
+    assert events == ["base loaded", "base closed", "train"]
+    assert {r["model"] for r in rows} == {"base", "trained"}
 
 
 def test_nothing_accepted_skips_training_with_a_message(config, tmp_path):

@@ -161,8 +161,10 @@ class Ablation:
 
     def __init__(self, config: Config, out: Path, cells: list[Cell],
                  only: list[str] | None = None, train: bool = True, progress: bool = True,
-                 console: Console | None = None, backends: dict[str, Any] | None = None):
+                 console: Console | None = None, backends: dict[str, Any] | None = None,
+                 uq_ttc: bool = False):
         self.config = config
+        self.uq_ttc = uq_ttc
         self.out = Path(out)
         self.grid = cells
         self.cells = pick(cells, only)
@@ -187,7 +189,12 @@ class Ablation:
             if self.train:
                 self.evaluate_base(pool)
             for cell in self.cells:
-                self.run_cell(cell, pool)
+                self.select(cell, pool)
+            # The base model's work is done: its memory (a GPU's, under vLLM) goes to training.
+            self.engines.release()
+            if self.train:
+                for cell in self.cells:
+                    self.train_cell(cell)
         finally:
             self.engines.close()
             self.source.close()
@@ -206,37 +213,44 @@ class Ablation:
         return pool
 
     def evaluate_base(self, pool: RunFolder) -> None:
-        """The base model on the benchmarks: free when `svdistill run` evaluated it already."""
+        """The base model on the benchmarks (and UQ-TTC on it, when asked): free when
+        `svdistill run` evaluated it already."""
         base = self.folder("base")
         base.save_config(self.config)
         # the overlap check reads the seed questions
         write_jsonl(base.file("questions.jsonl"), read_jsonl(pool.file("questions.jsonl")))
-        self.executor.run(base, evaluate_phase(self.config, base, self.engines, self.progress,
-                                               "base"), self.config)
+        methods = ("single", "uq-ttc") if self.uq_ttc else ("single",)
+        for method in methods:
+            self.executor.run(base, evaluate_phase(self.config, base, self.engines,
+                                                   self.progress, "base", method), self.config)
 
-    def run_cell(self, cell: Cell, pool: RunFolder) -> None:
-        """The cell's phases, each skipped when its marker says it is done with these inputs."""
+    def select(self, cell: Cell, pool: RunFolder) -> None:
+        """The cell's samples, votes and training set; each phase is skipped when its marker
+        says it is done with these inputs."""
         config = cell.configure(self.config)
         run = self.folder(cell.name)
         run.save_config(config)
-        p = self.progress
-
-        def go(phase: Phase) -> None:
-            self.executor.run(run, phase, config)
-
+        go = self._runner(run, config)
         go(Phase("sample", "sample", lambda: take_first(pool, run, cell.n)))
         if cell.votes is not None:
-            go(verify_phase(config, run, self.engines, p))
-        go(curate_phase(config, run, p))
-        if not self.train:
-            return
+            go(verify_phase(config, run, self.engines, self.progress))
+        go(curate_phase(config, run, self.progress))
+
+    def train_cell(self, cell: Cell) -> None:
+        """The cell's model, trained on its set and evaluated like the base model."""
+        config = cell.configure(self.config)
+        run = self.folder(cell.name)
         curated = CurateSummary.of(run.path)
         if not (curated and curated.kept):
             self.console.print(f"[yellow]{cell.name}: no training examples, so no model to "
                                "train or evaluate[/]")
             return
-        go(train_phase(config, run, p))
-        go(evaluate_phase(config, run, None, p, "trained"))
+        go = self._runner(run, config)
+        go(train_phase(config, run, self.progress))
+        go(evaluate_phase(config, run, None, self.progress, "trained"))
+
+    def _runner(self, run: RunFolder, config: Config):
+        return lambda phase: self.executor.run(run, phase, config)
 
     # -- results --------------------------------------------------------------------------------
 

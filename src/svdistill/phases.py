@@ -159,10 +159,12 @@ class Engines:
                  preloaded: dict[str, Backend] | None = None):
         self.console = console or Console(stderr=True)
         self._loaded: dict[str, Backend] = dict(preloaded or {})
+        self._given = set(self._loaded)  # injected, so kept by `release`
 
     def provide(self, spec: str, backend: Backend) -> None:
         """Use `backend` wherever `spec` is named (instead of loading it)."""
         self._loaded[spec] = backend
+        self._given.add(spec)
 
     def get(self, spec: str, config: Config) -> Backend:
         if spec not in self._loaded:
@@ -178,10 +180,17 @@ class Engines:
     def judge(self, config: Config) -> Backend:
         return self.get(config.verify.judge_backend or config.model.backend, config)
 
+    def release(self) -> None:
+        """Close the engines loaded here (their memory goes back, for training or another
+        model); a later phase that names one loads it again. Injected engines stay."""
+        for spec in [s for s in self._loaded if s not in self._given]:
+            self._loaded.pop(spec).close()
+
     def close(self) -> None:
         for backend in self._loaded.values():
             backend.close()
         self._loaded.clear()
+        self._given.clear()
 
 
 # -- the phases of the method, as the entry points compose them ---------------------------------

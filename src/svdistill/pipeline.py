@@ -21,6 +21,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from .backends.spec import BackendSpec
 from .config import Config
 from .phases import (
     Engines,
@@ -73,7 +74,7 @@ class Pipeline:
         config = self.config.model_copy(deep=True)
         if k > 1:
             previous = self.root.file(f"round-{k - 1}/model").resolve()
-            config.model.backend = f"hf:{previous}"
+            config.model.backend = BackendSpec.parse(config.model.backend).with_weights(previous)
             config.train.base_model = str(previous)
         if self.config.run.round_seeds == "fresh" and k > 1:
             if not config.seeds.limit:
@@ -103,6 +104,13 @@ class Pipeline:
 
         go(sample_phase(config, run, engines, p))
         go(verify_phase(config, run, engines, p))
+        if k == 1:
+            go(evaluate_phase(config, run, engines, p, "base"))
+            if self.config.run.uq_ttc:
+                go(evaluate_phase(config, run, engines, p, "base", "uq-ttc"))
+        # Everything the round's own engines do is done: their memory (a GPU's, under vLLM)
+        # goes to training, and the next round loads the model this one trains.
+        engines.release()
         go(curate_phase(config, run, p))
         trainable = has_examples(run)
         if trainable:
@@ -112,10 +120,6 @@ class Pipeline:
                 f"[yellow]{run.path.name}: no candidate survived verification, so there is "
                 "nothing to train on; the trained-model rows are skipped. See the judge-quality "
                 "table: a judge that rejects everything carries no usable signal.[/]")
-        if k == 1:
-            go(evaluate_phase(config, run, engines, p, "base"))
-            if self.config.run.uq_ttc:
-                go(evaluate_phase(config, run, engines, p, "base", "uq-ttc"))
         if trainable:
             go(evaluate_phase(config, run, None, p, "trained"))
         if self.config.run.no_filter and k == 1:

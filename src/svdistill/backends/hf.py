@@ -14,8 +14,7 @@ Two decoding routes give the same tokens (tests/test_hf_decode.py):
 
 from __future__ import annotations
 
-import hashlib
-import json
+import gc
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,6 +32,7 @@ from .base import Backend, Completion, Request, SamplingParams, template_switche
 from .dtypes import torch_dtype as _dtype
 from .hf_decode import decode as decode_continuously
 from .hf_decode import sample_rows, supports_continuous
+from .weights import weights_fingerprint
 
 
 class PerRowSampler(LogitsProcessor):
@@ -73,37 +73,6 @@ def load_model(path: str | Path, dtype: str = "auto"):
     return model, tokenizer
 
 
-def weights_fingerprint(path: Path) -> str:
-    """A hash of the weight files, so a retrained model never reuses the base model's calls.
-
-    Hashing a 1 GB model takes seconds, so the result is remembered in a sidecar file keyed by
-    the files' sizes and modification times.
-    """
-    files = [path] if path.is_file() else sorted(
-        p for p in path.iterdir() if p.suffix in (".safetensors", ".bin", ".gguf")
-    )
-    stamp = [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in files]
-    sidecar = (path.parent if path.is_file() else path) / f".{path.name}.fingerprint.json"
-    try:
-        cached = json.loads(sidecar.read_text())
-        if cached["stamp"] == stamp:
-            return cached["fingerprint"]
-    except (OSError, ValueError, KeyError):
-        pass
-    digest = hashlib.sha256()
-    for file in files:
-        digest.update(file.name.encode())
-        with open(file, "rb") as f:
-            while chunk := f.read(1 << 22):
-                digest.update(chunk)
-    fingerprint = digest.hexdigest()[:16]
-    try:
-        sidecar.write_text(json.dumps({"stamp": stamp, "fingerprint": fingerprint}))
-    except OSError:
-        pass  # a read-only model folder just means hashing again next time
-    return fingerprint
-
-
 class HFBackend(Backend):
     """`decode`: "continuous" (rows leave and join the batch as they finish) or "static"
     (transformers' `generate` per chunk); a model whose cache cannot be merged row by row
@@ -133,6 +102,13 @@ class HFBackend(Backend):
     @property
     def identity(self) -> str:
         return self._identity
+
+    def close(self) -> None:
+        """Drop the weights now, so their memory (a GPU's too) is free for training."""
+        self.model = None
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
 
     def _stop_ids(self) -> list[int]:
         ids = {self.tokenizer.eos_token_id}

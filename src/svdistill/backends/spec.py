@@ -43,6 +43,15 @@ class BackendSpec:
         """`FOLDER[#file.gguf]` as the path to load: the folder, or the GGUF file inside it."""
         return Path(self.target) / self.fragment if self.fragment else Path(self.target)
 
+    def with_weights(self, folder: Path) -> str:
+        """This engine loading the weights in `folder` (a trained model, the last round's).
+        vLLM stays vLLM, so the trained model is sampled by the engine that sampled the base
+        model and a paired difference compares weights, not engines (and a cluster run does
+        not fall back to transformers); every other kind loads the folder with transformers
+        (a server or a GGUF runtime cannot load it by itself)."""
+        kind = "vllm" if self.kind == "vllm" else "hf"
+        return f"{kind}:{folder}"
+
     def check_kind(self) -> BackendSpec:
         """This spec, or BackendSpecError when its kind is no registered backend."""
         if self.kind not in BACKENDS:

@@ -21,9 +21,11 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from ..store import RunError
 from .base import Backend, Completion, Request, template_switches
+from .weights import weights_fingerprint
 
 
 def _on_cpu() -> bool:
@@ -53,7 +55,12 @@ class VLLMBackend(Backend):
             ) from exc
         self._vllm = vllm
         self.model = model
-        self.template_kwargs, self._identity_suffix = template_switches(enable_thinking)
+        self.template_kwargs, suffix = template_switches(enable_thinking)
+        # A local folder (a trained model) is named by its weights too, so a model retrained
+        # in the same folder never finds the replies of the weights it replaced.
+        folder = Path(model)
+        weights = f":{weights_fingerprint(folder)}" if folder.is_dir() else ""
+        self._identity = f"vllm:{model}{weights}{suffix}"
         options = {}
         if _on_cpu():
             _cpu_environment(tensor_parallel_size)
@@ -71,7 +78,7 @@ class VLLMBackend(Backend):
 
     @property
     def identity(self) -> str:
-        return f"vllm:{self.model}{self._identity_suffix}"
+        return self._identity
 
     def generate(self, requests: Sequence[Request]) -> list[Completion]:
         """One completion per request. A request vLLM refuses (a prompt longer than the

@@ -46,7 +46,7 @@ def resolve_model(config: Config, run: RunFolder, model: str) -> tuple[str, str]
         folder = run.file("model")
         if not folder.is_dir():
             raise RunError(f"{folder} not found: run `svdistill train` first")
-        return "trained", f"hf:{folder}"
+        return "trained", BackendSpec.parse(config.model.backend).with_weights(folder)
     path = Path(model)
     if path.exists():
         spec = f"llamacpp:{path}" if path.suffix == ".gguf" else f"hf:{path}"
