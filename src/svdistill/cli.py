@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Self-Verified Distillation: sample, self-verify, fine-tune, evaluate.")
-console = Console()
+# Piped or redirected, rich assumes 80 columns and cuts the result tables' columns short; a
+# file or a CI log has room for all of them.
+console = Console() if sys.stdout.isatty() else Console(width=160)
 err = Console(stderr=True)
 
 ConfigArg = Annotated[
@@ -280,10 +282,8 @@ def evaluate(
     engines = Engines(err)
 
     def show(results) -> None:
-        # wide enough for every column even when the output is piped (rich then assumes 80)
-        wide = console if console.width >= 120 else Console(width=120)
         rows = comparison_rows(run)
-        wide.print(comparison_table(rows))
+        console.print(comparison_table(rows))
         write_comparison(run.file("eval/comparison.json"), rows)
         for name, s in results["benchmarks"].items():
             if s["gold_rejected"]:
@@ -406,8 +406,7 @@ def ablate(
     names = [c.strip() for c in cells.split(",") if c.strip()] if cells else None
     results = run_ablation(cfg, out or default_out(config), _ints(n, "--n"), _ints(v, "--v"),
                            names, train, bars(progress), console=err)
-    wide = console if console.width >= 160 else Console(width=160)
-    wide.print(results_table(results))
+    console.print(results_table(results))
     console.print(f"wrote {Path(results['run']) / 'ablate' / 'results.json'} and results.md")
 
 
