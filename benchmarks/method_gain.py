@@ -68,7 +68,11 @@ class GainCell(Cell):
 def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, required=True, help="run folder (resumable)")
-    ap.add_argument("--seeds", type=int, default=200, help="seed questions (built-in arithmetic)")
+    ap.add_argument("--task", default="arithmetic",
+                    help="arithmetic (the built-in seeds and held-out set) or gym:TASK[,k=v...]: "
+                    "a reasoning-gym task, seeds generated with seed 1, held out with the "
+                    "benchmark's own seed (4242)")
+    ap.add_argument("--seeds", type=int, default=200, help="seed questions")
     ap.add_argument("--n", type=int, default=4, help="candidates per seed question")
     ap.add_argument("--votes", type=int, default=3, help="votes of the demo's judge")
     ap.add_argument("--paper-votes", type=int, default=5, help="votes of the paper's cascade")
@@ -88,13 +92,38 @@ def parse_args() -> argparse.Namespace:
 
 
 def base_config(args: argparse.Namespace):
+    task = [] if args.task == "arithmetic" else [
+        f"seeds.path={gym_seeds(args.task, args.seeds, args.out)}",
+        # a procedural task's seeds and held-out questions share their templates word for word;
+        # they are other instances (another generator seed), and no question is in both
+        "evaluate.allow_overlap=true"]
     return resolve_config("demo", [
         f"seeds.limit={args.seeds}", f"sample.n={args.n}", f"sample.max_tokens={args.max_tokens}",
         f"verify.votes={args.votes}", f"verify.solve_max_tokens={args.max_tokens}",
         f"train.batch_size={args.batch_size}",
-        f"evaluate.benchmarks=[arithmetic@{args.heldout}]", f"evaluate.samples={args.samples}",
-        f"evaluate.max_tokens={args.max_tokens}", "evaluate.uq_ttc_candidates=2", *args.set,
+        f"evaluate.benchmarks=['{args.task}@{args.heldout}']", f"evaluate.samples={args.samples}",
+        f"evaluate.max_tokens={args.max_tokens}", "evaluate.uq_ttc_candidates=2", *task, *args.set,
     ])
+
+
+def gym_seeds(spec: str, count: int, out: Path) -> Path:
+    """`count` seed questions of a reasoning-gym task (generator seed 1), as RUN/gym-seeds.jsonl;
+    the answers are read only by the judge-quality figures. None of them is a held-out question."""
+    import reasoning_gym
+
+    from svdistill.evaluate.benchmarks import load_benchmark, parse_gym_spec
+
+    task, options = parse_gym_spec(spec.removeprefix("gym:"))
+    options.pop("seed", None)
+    rows = [{"id": f"{task}-seed-{i}", "question": e["question"], "answer": str(e["answer"])}
+            for i, e in enumerate(reasoning_gym.create_dataset(task, size=count, seed=1,
+                                                               **options))]
+    held_out = {item.question for item in load_benchmark(spec).items}
+    rows = [r for r in rows if r["question"] not in held_out]
+    path = out / "gym-seeds.jsonl"
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
 
 
 def cells(args: argparse.Namespace, same_size: int | None) -> list[GainCell]:
@@ -132,7 +161,7 @@ def samples_file(folder: Path) -> Path | None:
 
 def program_share(path: Path) -> float:
     rows = [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
-    return sum(bool(PROGRAM.search(r.get("text") or "")) for r in rows) / max(len(rows), 1)
+    return sum(bool(PROGRAM.search(r.get("response") or "")) for r in rows) / max(len(rows), 1)
 
 
 def score(path: Path) -> dict:
@@ -221,10 +250,11 @@ def main() -> None:
     body, verdicts = table(args, results, models)
     wall = time.perf_counter() - started
     text = "\n".join([
-        f"Command: `python benchmarks/method_gain.py --out RUN --seeds {args.seeds} --n {args.n} "
+        f"Command: `python benchmarks/method_gain.py --out RUN --task {args.task} "
+        f"--seeds {args.seeds} --n {args.n} "
         f"--votes {args.votes} --heldout {args.heldout} --samples {args.samples} "
-        f"--epochs {args.epochs:g}`; {args.seeds} arithmetic seeds x {args.n} samples, "
-        f"held-out arithmetic@{args.heldout} x {args.samples} samples; every cell trained "
+        f"--epochs {args.epochs:g}`; {args.seeds} {args.task} seeds x {args.n} samples, "
+        f"held-out {args.task}@{args.heldout} x {args.samples} samples; every cell trained "
         f"{steps} steps of batch {args.batch_size} ({args.epochs:g} epochs of first-valid's "
         f"{size} examples); wall time of this invocation {wall / 60:.0f} min.",
         "", body, "", *verdicts,
