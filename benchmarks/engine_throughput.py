@@ -2,7 +2,7 @@
 
     python benchmarks/engine_throughput.py [--config YAML] [--backend embedded] [--questions 16]
         [--n 2] [--max-tokens 128] [--batch-size 16] [--repeats 2] [--dtype auto] [--gguf PATH]
-        [--no-llamacpp] [--vllm-python /work/venv-vllm/bin/python]
+        [--no-llamacpp] [--vllm-python .venv-vllm/bin/python [--vllm-serve]]
 
 Every route gets the same chat prompts, temperature, top_p, top_k, max_tokens and seeds:
 - raw: transformers' own batched `generate(do_sample=True)`, static batches of prompts sorted by
@@ -17,6 +17,9 @@ Every route gets the same chat prompts, temperature, top_p, top_k, max_tokens an
   token than the others; other models need --gguf. Skipped when llama_cpp is not importable.
 - vllm: vLLM's offline engine on the same HF folder, run by another Python (--vllm-python, e.g.
   the CPU build's venv), timed there on the prompts only, without its start-up.
+- vllm-serve: vLLM's OpenAI server on the same folder, started by that Python (what `vllm
+  serve` starts), driven by svdistill's openai backend with one request in flight per prompt:
+  the route a cluster run takes. Its CPU seconds are the server's process tree and this one's.
 Each repeat runs every route once with fresh seeds (nothing cached), and each figure is the
 median over repeats, so load on the machine hits all alike. Process CPU seconds are reported
 too: on a shared machine wall time swings by 2x while tokens per CPU-second stay comparable.
@@ -118,6 +121,58 @@ def vllm_routes(python: str, model: Path, dtype: str, batches
     return [tuple(rates) for rates in result["rates"]], result["startup_s"]
 
 
+def vllm_serve_route(python: str, model: Path, dtype: str, batches, port: int = 8765
+                     ) -> tuple[list[tuple[float, float]], float]:
+    """Each batch through vLLM's OpenAI server (the CPU settings of tests/test_vllm_serve.py)
+    and the openai backend: tok/s of each, and the server's start-up in seconds."""
+    import urllib.request
+
+    import psutil
+
+    from svdistill.backends.openai_http import OpenAIBackend
+
+    cores = sorted(os.sched_getaffinity(0))
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "2",
+           "VLLM_CPU_OMP_THREADS_BIND": f"{cores[0]}-{cores[-1]}"}
+    command = [python, "-m", "vllm.entrypoints.openai.api_server", "--model", str(model),
+               "--served-model-name", "bench", "--dtype", dtype, "--host", "127.0.0.1",
+               "--port", str(port), "--no-enable-chunked-prefill", "--max-model-len", "4096"]
+    log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
+    started = time.perf_counter()
+    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
+                              start_new_session=True)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        while True:
+            if server.poll() is not None:
+                raise RuntimeError(f"vLLM's server exited {server.returncode}; log {log.name}")
+            try:
+                urllib.request.urlopen(f"{url}/models", timeout=2)
+                break
+            except OSError:
+                time.sleep(2)
+        startup_s = time.perf_counter() - started
+        tree = psutil.Process(server.pid)
+
+        def cpu_seconds() -> float:
+            procs = [tree, *tree.children(recursive=True)]
+            return sum(sum(p.cpu_times()[:2]) for p in procs) + time.process_time()
+
+        client = OpenAIBackend(url, "bench", concurrency=max(len(b) for b in batches))
+        client.generate(batches[0][:1])  # warm-up, not timed
+        rates = []
+        for batch in batches:
+            wall, cpu = time.perf_counter(), cpu_seconds()
+            replies = client.generate(batch)
+            wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
+            tokens = sum(r.completion_tokens for r in replies)
+            rates.append((tokens / wall, tokens / max(cpu, 1e-9)))
+        return rates, startup_s
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=60)
+
+
 def vllm_worker() -> None:
     """The --vllm-worker side: requests as JSON on stdin; on stdout {"rates": [[tok/s,
     tok/CPU-s], ...], "startup_s": seconds to construct the engine}."""
@@ -154,6 +209,8 @@ def main() -> None:
     ap.add_argument("--gguf", type=Path, help="GGUF for the llamacpp route (embedded: its own)")
     ap.add_argument("--no-llamacpp", action="store_true", help="skip the llamacpp route")
     ap.add_argument("--vllm-python", help="a Python with vLLM installed, for the vllm route")
+    ap.add_argument("--vllm-serve", action="store_true",
+                    help="also the vllm-serve route (vLLM's OpenAI server, in --vllm-python)")
     args = ap.parse_args()
 
     import torch
@@ -200,6 +257,14 @@ def main() -> None:
             print(f"vllm engine start-up: {startup:.0f} s (not in its tokens/s)")
         except RuntimeError as exc:  # the other routes' figures are still worth printing
             print(f"vllm route failed: {exc}")
+    if args.vllm_python and args.vllm_serve:
+        try:
+            batches = [requests_of(r) for r in range(args.repeats)]
+            figures["vllm-serve"], startup = vllm_serve_route(args.vllm_python, backend.path,
+                                                              dtype, batches)
+            print(f"vllm-serve start-up: {startup:.0f} s (not in its tokens/s)")
+        except RuntimeError as exc:
+            print(f"vllm-serve route failed: {exc}")
     print(f"requests per repeat: {len(requests)} (batch {args.batch_size}, max_tokens "
           f"{args.max_tokens}, torch threads {torch.get_num_threads()}); a static batch spent "
           f"{statistics.median(waste):.0%} of its decode row-steps on rows that had stopped")

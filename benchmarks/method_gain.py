@@ -46,7 +46,6 @@ from svdistill.evaluate.paired import paired_difference, question_means_file
 from svdistill.evaluate.passk import bootstrap_ci
 
 README = Path(__file__).resolve().parent / "README.md"
-BEGIN, END = "<!-- method_gain:begin -->", "<!-- method_gain:end -->"
 PROGRAM = re.compile(r"```python|\bprint\(|^\s*def \w+\(", re.M)
 
 
@@ -159,9 +158,17 @@ def samples_file(folder: Path) -> Path | None:
     return found[0] if found else None
 
 
-def program_share(path: Path) -> float:
+def answer_style(path: Path) -> dict[str, float | None]:
+    """The share of answers written as a program, and how often each style is right."""
     rows = [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
-    return sum(bool(PROGRAM.search(r.get("response") or "")) for r in rows) / max(len(rows), 1)
+    programs = [r for r in rows if PROGRAM.search(r.get("response") or "")]
+    text = [r for r in rows if not PROGRAM.search(r.get("response") or "")]
+
+    def right(group: list[dict]) -> float | None:
+        return sum(bool(r.get("correct")) for r in group) / len(group) if group else None
+
+    return {"programs": len(programs) / max(len(rows), 1), "programs_right": right(programs),
+            "text_right": right(text)}
 
 
 def score(path: Path) -> dict:
@@ -169,7 +176,7 @@ def score(path: Path) -> dict:
     values = [m for m in means.values() if m is not None]
     low, high = bootstrap_ci(values)
     return {"means": means, "pass_at_1": sum(values) / len(values), "ci": (low, high),
-            "programs": program_share(path)}
+            **answer_style(path)}
 
 
 def pct(x: float | None) -> str:
@@ -185,8 +192,9 @@ def table(args, results: dict, models: dict[str, dict]) -> tuple[str, list[str]]
     base = models["base"]
     rows_by_cell = {r["cell"]: r for r in results["cells"]}
     lines = ["| model | pass@1 % [95% CI] | gain over base, paired [CI] | training examples "
-             "(correct %) | judge calls needed / paid | answers as programs % |",
-             "|---|---|---|---|---|---|"]
+             "(correct %) | judge calls needed / paid | answers as programs % | right: "
+             "programs / plain text % |",
+             "|---|---|---|---|---|---|---|"]
     for name, m in models.items():
         row = rows_by_cell.get(name, {})
         if name == "base":
@@ -199,7 +207,8 @@ def table(args, results: dict, models: dict[str, dict]) -> tuple[str, list[str]]
         calls = f"{row['calls_needed']} / {row['calls_paid']}" if row else "-"
         lines.append(f"| {row.get('setting', name)} | {pct(m['pass_at_1'])} "
                      f"{interval(*m['ci'])} | {gain} | {data} | {calls} | "
-                     f"{pct(m['programs'])} |")
+                     f"{pct(m['programs'])} | {pct(m['programs_right'])} / "
+                     f"{pct(m['text_right'])} |")
     pairs = [("first-valid", "no-filter"), ("first-valid", "no-filter-first"),
              ("first-valid", "UQ-TTC"), ("paper-cascade", "no-filter")]
     verdicts = []
@@ -214,12 +223,21 @@ def table(args, results: dict, models: dict[str, dict]) -> tuple[str, list[str]]
     return "\n".join(lines), verdicts
 
 
-def write_readme(text: str) -> None:
+def phase_minutes(root: Path) -> float:
+    """Minutes the phases took, summed over every invocation that ran them (a resumed run
+    counts each phase once, when it ran)."""
+    timings = json.loads((root / "timings.json").read_text())
+    return sum(sum(phases.values()) for phases in timings.values()) / 60
+
+
+def write_readme(text: str, task: str) -> None:
+    """The table into README.md, in place of the same task's earlier one."""
+    begin, end = f"<!-- method_gain:{task}:begin -->", f"<!-- method_gain:{task}:end -->"
     readme = README.read_text(encoding="utf-8")
-    block = f"{BEGIN}\n{text}\n{END}"
-    if BEGIN in readme:
-        head, rest = readme.split(BEGIN, 1)
-        readme = head + block + rest.split(END, 1)[1]
+    block = f"{begin}\n{text}\n{end}"
+    if begin in readme:
+        head, rest = readme.split(begin, 1)
+        readme = head + block + rest.split(end, 1)[1]
     else:
         readme = readme.rstrip() + "\n\n" + block + "\n"
     README.write_text(readme, encoding="utf-8")
@@ -256,13 +274,14 @@ def main() -> None:
         f"--epochs {args.epochs:g}`; {args.seeds} {args.task} seeds x {args.n} samples, "
         f"held-out {args.task}@{args.heldout} x {args.samples} samples; every cell trained "
         f"{steps} steps of batch {args.batch_size} ({args.epochs:g} epochs of first-valid's "
-        f"{size} examples); wall time of this invocation {wall / 60:.0f} min.",
+        f"{size} examples); phases {phase_minutes(root):.0f} min over every invocation "
+        f"(this one {wall / 60:.0f} min).",
         "", body, "", *verdicts,
     ])
     print(text)
     (root / "method_gain.md").write_text(text + "\n", encoding="utf-8")
     if args.readme:
-        write_readme(text)
+        write_readme(text, args.task)
 
 
 if __name__ == "__main__":
