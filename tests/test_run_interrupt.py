@@ -28,7 +28,7 @@ import pytest
 pytest.importorskip("trl")
 pytestmark = pytest.mark.slow
 
-PHASES = ("sample", "verify", "curate", "train", "evaluate base", "evaluate uq-ttc",
+PHASES = ("sample", "verify", "evaluate base", "evaluate uq-ttc", "curate", "train",
           "evaluate trained")
 RULE = re.compile(r"─ round-1: (?P<phase>[a-z -]+?) ─")  # the banner a phase prints as it starts
 KILLS = 10
