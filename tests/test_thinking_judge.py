@@ -99,10 +99,22 @@ def test_a_thinking_judge_cut_off_at_256_tokens_is_reported_not_a_no(tmp_path, c
     assert cycle["rejected"] == 0
     assert "cycle" in stats["unsettled_stages"]
     err = " ".join(capsys.readouterr().err.split())
-    assert "cut off at max_tokens=256" in err and "Raise verify.max_tokens" in err
+    assert "cut off at verify.max_tokens=256" in err and "Raise verify.max_tokens" in err
     assert "stage cycle: 24 of 24 candidates were settled by no vote" in err
 
     # The report flags the stage too.
     html = build_report(tmp_path / "run").read_text()
     assert "Stage cycle: most candidates were settled by no vote" in html
     assert "cut off (no vote)" in html
+
+
+def test_a_solve_judge_cut_off_names_its_own_budget(tmp_path, capsys):
+    # The solve stage has its own budget when verify.solve_max_tokens is set: raising
+    # verify.max_tokens would change nothing, so the warning and the report name the other one.
+    dry_run(tmp_path, "verify.stages=[rules,solve]", "verify.max_tokens=4096",
+            "verify.solve_max_tokens=256")
+    err = " ".join(capsys.readouterr().err.split())
+    assert "cut off at verify.solve_max_tokens=256" in err
+    assert "Raise verify.solve_max_tokens" in err and "verify.max_tokens" not in err
+    html = build_report(tmp_path / "run").read_text()
+    assert "Raise verify.solve_max_tokens" in html

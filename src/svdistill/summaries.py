@@ -244,6 +244,10 @@ class VerifyStats(Summary):
     settings: dict[str, Any] = field(default_factory=dict)
     wall_s: float = 0.0
 
+    def budget_setting(self, stage: str) -> tuple[str, Any]:
+        """(setting, value) of the token budget the stage's judge replies had."""
+        return judge_budget_setting(self.settings, stage)
+
     @classmethod
     def from_dict(cls, data: Any) -> VerifyStats:
         stats = super().from_dict(data)
@@ -254,6 +258,15 @@ class VerifyStats(Summary):
         for n, s in enumerate(stats.stages, start=1):  # files before rejected_file was written
             s.rejected_file = s.rejected_file or f"rejected/{n}_{s.name}.jsonl"
         return stats
+
+
+def judge_budget_setting(settings: dict[str, Any], stage: str) -> tuple[str, Any]:
+    """The setting a cut-off judge reply of `stage` asks to raise, and its value: the solve
+    stage has its own budget when `verify.solve_max_tokens` is set; the others share
+    `verify.max_tokens`."""
+    if stage == "solve" and settings.get("solve_max_tokens"):
+        return "verify.solve_max_tokens", settings["solve_max_tokens"]
+    return "verify.max_tokens", settings.get("max_tokens")
 
 
 # ---------------------------------------------------------------------------- curate, train

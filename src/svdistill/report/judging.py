@@ -48,12 +48,13 @@ def funnel_section(v: RunView, stats: VerifyStats | None, level: int, prefix: st
         )
     for name in stats.unsettled_stages:
         stage = next(s for s in stats.stages if s.name == name)
+        setting, budget = stats.budget_setting(name)
         body += note(
             f"<b>Stage {esc(name)}: most candidates were settled by no vote</b> "
-            f"({num(stage.truncated)} judge replies cut off at max_tokens="
-            f"{esc(stats.settings.get('max_tokens'))}, {num(stage.undecided)} with no readable "
-            "verdict), so its rejections say little about the candidates. Raise "
-            "verify.max_tokens if replies were cut off."
+            f"({num(stage.truncated)} judge replies cut off at {setting}="
+            f"{esc(budget)}, {num(stage.undecided)} with no readable "
+            f"verdict), so its rejections say little about the candidates. Raise "
+            f"{setting} if replies were cut off."
         )
     body += note(
         f"Accepted <b>{num(stats.accepted)}</b> of {num(stats.candidates)} "

@@ -27,7 +27,7 @@ from ..progress import PhaseProgress
 from ..records import Candidate, Question, Verdict, from_dict, to_dict
 from ..runfolder import RunFolder
 from ..store import RunError, atomic_writer, dumps, read_jsonl
-from ..summaries import JudgeQuality, StageStats, VerifyStats
+from ..summaries import JudgeQuality, StageStats, VerifyStats, judge_budget_setting
 from .cascade import Cascade
 from .quality import QualityTally, grade_candidates
 from .stages import Item
@@ -58,22 +58,21 @@ class VerifySummary:
 
     def judge_warnings(self) -> list[str]:
         """What to tell the user about judge replies that were no votes (empty if none)."""
-        budget = self.settings.get("max_tokens")
         warnings = []
-        if self.truncated_votes:
-            worst = ", ".join(f"{s.name} {s.truncated_votes} of {s.votes}"
-                              for s in self.stages if s.truncated_votes)
+        for stage in (s for s in self.stages if s.truncated_votes):
+            setting, budget = judge_budget_setting(self.settings, stage.name)
             warnings.append(
-                f"WARNING: {self.truncated_votes} judge replies were cut off at max_tokens="
-                f"{budget} and counted as truncated, not as votes ({worst}); candidates they "
-                "settled were rejected. Raise verify.max_tokens (a thinking judge needs what "
-                "sampling had) and rerun verify: paid calls are kept.")
+                f"WARNING: stage {stage.name}: {stage.truncated_votes} of {stage.votes} judge "
+                f"replies were cut off at {setting}={budget} and counted as truncated, not as "
+                f"votes; candidates they settled were rejected. Raise {setting} (a thinking "
+                "judge needs what sampling had) and rerun verify: paid calls are kept.")
         for stage in (s for s in self.stages if s.name in self.unsettled_stages):
+            setting, budget = judge_budget_setting(self.settings, stage.name)
             warnings.append(
                 f"WARNING: stage {stage.name}: {stage.truncated + stage.undecided} of "
                 f"{stage.entered} candidates were settled by no vote ({stage.truncated} cut off "
-                f"at max_tokens={budget}, {stage.undecided} with no readable verdict): its "
-                "rejections say little about the candidates. Raise verify.max_tokens if replies "
+                f"at {setting}={budget}, {stage.undecided} with no readable verdict): its "
+                f"rejections say little about the candidates. Raise {setting} if replies "
                 "were cut off; otherwise check the judge's replies against verify.prompts.")
         return warnings
 
@@ -249,6 +248,7 @@ def run_verify(
             "cycle_variant": v.cycle_variant,
             "seed": v.seed,
             "max_tokens": cascade.max_tokens,
+            "solve_max_tokens": v.solve_max_tokens,
         },
         wall_s=time.perf_counter() - started,
     )
