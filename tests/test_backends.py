@@ -130,3 +130,25 @@ def test_engines_release_closes_what_they_loaded_and_keeps_what_was_given(monkey
     assert closed == ["loaded"]
     assert engines.get("scripted:given", config) is given
     assert engines.model(config) is not first  # loaded again when named again
+
+
+def test_llamacpp_samples_the_configured_distribution_not_its_own_defaults(tmp_path):
+    # llama-cpp-python's create_chat_completion cuts the tail at min_p=0.05 by default, which
+    # no other engine does: the same config would sample a different distribution there.
+    from svdistill.backends.llamacpp import LlamaCppBackend
+
+    class Recorder:
+        def create_chat_completion(self, **kwargs):
+            self.kwargs = kwargs
+            return {"choices": [{"message": {"content": "4"}, "finish_reason": "stop"}]}
+
+    backend = LlamaCppBackend.__new__(LlamaCppBackend)
+    backend.path, backend.llm = tmp_path / "m.gguf", Recorder()
+    backend.path.write_bytes(b"GGUF")
+    params = SamplingParams(temperature=0.7, top_p=0.95, top_k=50, max_tokens=8, seed=3)
+    [reply] = backend.generate([Request.chat([{"role": "user", "content": "2+2?"}], params)])
+    sent = backend.llm.kwargs
+    assert reply.text == "4"
+    assert (sent["min_p"], sent["repeat_penalty"]) == (0.0, 1.0)
+    assert (sent["temperature"], sent["top_p"], sent["top_k"], sent["seed"]) == (0.7, 0.95, 50, 3)
+    assert backend.identity.endswith(":min_p=0")  # replies sampled with min_p=0.05 not reused

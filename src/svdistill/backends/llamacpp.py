@@ -32,7 +32,8 @@ class LlamaCppBackend(Backend):
 
     @property
     def identity(self) -> str:
-        return f"llamacpp:{self.path.name}:{self.path.stat().st_size}"
+        # `min_p=0`: replies sampled before min_p was pinned (llama.cpp's 0.05) are not reused.
+        return f"llamacpp:{self.path.name}:{self.path.stat().st_size}:min_p=0"
 
     def generate(self, requests: Sequence[Request]) -> list[Completion]:
         out = []
@@ -44,6 +45,10 @@ class LlamaCppBackend(Backend):
                 temperature=p.temperature,
                 top_p=p.top_p,
                 top_k=p.top_k,
+                # llama-cpp-python cuts the tail at min_p=0.05 unless told otherwise; the other
+                # engines sample the configured distribution, so must this one.
+                min_p=0.0,
+                repeat_penalty=1.0,
                 max_tokens=p.max_tokens,
                 seed=p.seed,
             )
