@@ -55,6 +55,13 @@ evaluate:
 """
 
 
+def _ctrl_c_as_on_a_terminal() -> None:
+    # A shell without job control starts background jobs with SIGINT ignored (`cmd &`, nohup,
+    # some CI runners), and the run would inherit that: Ctrl-C would do nothing, as it does
+    # for any program started so. The run under test gets SIGINT as a terminal would give it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Launch:
     """`python -m svdistill run` in its own process group, its output read line by line."""
 
@@ -64,7 +71,7 @@ class Launch:
             [sys.executable, "-m", "svdistill", "run", str(config), "--out", str(out),
              "--no-progress"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=_ctrl_c_as_on_a_terminal,
         )
         self.lines: list[str] = []
         self.started: list[tuple[str, float]] = []  # (phase, when its banner appeared)
