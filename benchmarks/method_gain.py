@@ -188,15 +188,25 @@ def interval(low: float, high: float, signed: bool = False) -> str:
     return f"[{f.format(100 * low)}, {f.format(100 * high)}]"
 
 
-def table(args, results: dict, models: dict[str, dict]) -> tuple[str, list[str]]:
+def table(args, results: dict, models: dict[str, dict],
+          order: list[str]) -> tuple[str, list[str]]:
+    """The table's rows in `order`; a cell whose judge accepted nothing has no model, and keeps
+    its row (kept 0, the calls it paid) rather than vanishing from the table."""
     base = models["base"]
     rows_by_cell = {r["cell"]: r for r in results["cells"]}
     lines = ["| model | pass@1 % [95% CI] | gain over base, paired [CI] | training examples "
              "(correct %) | judge calls needed / paid | answers as programs % | right: "
              "programs / plain text % |",
              "|---|---|---|---|---|---|---|"]
-    for name, m in models.items():
+    for name in order:
         row = rows_by_cell.get(name, {})
+        if name not in models:
+            if row:
+                lines.append(f"| {row['setting']} | no model: nothing to train on | - | "
+                             f"{row['kept']} | {row['calls_needed']} / {row['calls_paid']} | "
+                             "- | - |")
+            continue
+        m = models[name]
         if name == "base":
             gain = "-"
         else:
@@ -265,7 +275,8 @@ def main() -> None:
     uq = samples_file(root / "base" / "eval" / "base+uq-ttc")
     if uq is not None:
         models["UQ-TTC"] = score(uq)
-    body, verdicts = table(args, results, models)
+    order = ["base", *(c.name for c in grid), "UQ-TTC"]
+    body, verdicts = table(args, results, models, order)
     wall = time.perf_counter() - started
     text = "\n".join([
         f"Command: `python benchmarks/method_gain.py --out RUN --task {args.task} "
