@@ -75,7 +75,7 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--n", type=int, default=4, help="candidates per seed question")
     ap.add_argument("--votes", type=int, default=3, help="votes of the demo's judge")
     ap.add_argument("--paper-votes", type=int, default=5, help="votes of the paper's cascade")
-    ap.add_argument("--heldout", type=int, default=150, help="held-out arithmetic questions")
+    ap.add_argument("--heldout", type=int, default=240, help="held-out questions")
     ap.add_argument("--samples", type=int, default=4, help="samples per held-out question")
     ap.add_argument("--epochs", type=float, default=2.0,
                     help="passes over first-valid's training set; every cell trains as long")

@@ -89,7 +89,7 @@ def main() -> None:
     root = Path(__file__).resolve().parents[1] / "src" / "svdistill" / "data"
     taken: set[str] = set()
     seeds = generate(300, random.Random(1), taken)
-    heldout = generate(150, random.Random(2), taken, heldout_problem, "heldout")
+    heldout = generate(240, random.Random(2), taken, heldout_problem, "heldout")
     for path, rows in ((root / "seeds" / "arithmetic.jsonl", seeds),
                        (root / "benchmarks" / "arithmetic_heldout.jsonl", heldout)):
         path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
