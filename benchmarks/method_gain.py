@@ -42,6 +42,7 @@ from pathlib import Path
 
 from svdistill.ablate import Ablation, Cell
 from svdistill.cli import resolve_config
+from svdistill.evaluate.benchmarks import load_benchmark, parse_gym_spec
 from svdistill.evaluate.paired import paired_difference, question_means_file
 from svdistill.evaluate.passk import bootstrap_ci
 
@@ -110,8 +111,6 @@ def gym_seeds(spec: str, count: int, out: Path) -> Path:
     the answers are read only by the judge-quality figures. None of them is a held-out question."""
     import reasoning_gym
 
-    from svdistill.evaluate.benchmarks import load_benchmark, parse_gym_spec
-
     task, options = parse_gym_spec(spec.removeprefix("gym:"))
     options.pop("seed", None)
     rows = [{"id": f"{task}-seed-{i}", "question": e["question"], "answer": str(e["answer"])}
@@ -153,9 +152,11 @@ def first_valid_size(config, args) -> int:
 # -- the table ------------------------------------------------------------------------------------
 
 
-def samples_file(folder: Path) -> Path | None:
-    found = sorted(folder.glob("*/samples.jsonl"))
-    return found[0] if found else None
+def samples_file(folder: Path, benchmark: str) -> Path | None:
+    """This run's samples; an earlier run of the folder with another --heldout left its own
+    benchmark folder beside it."""
+    path = folder / benchmark / "samples.jsonl"
+    return path if path.exists() else None
 
 
 def answer_style(path: Path) -> dict[str, float | None]:
@@ -267,12 +268,13 @@ def main() -> None:
                        progress=not args.no_progress, uq_ttc=not args.no_uq_ttc).run()
 
     root = args.out / "ablate"
-    models = {"base": score(samples_file(root / "base" / "eval" / "base"))}
+    bench = load_benchmark(f"{args.task}@{args.heldout}").name
+    models = {"base": score(samples_file(root / "base" / "eval" / "base", bench))}
     for cell in grid:
-        path = samples_file(root / cell.name / "eval" / "trained")
+        path = samples_file(root / cell.name / "eval" / "trained", bench)
         if path is not None:
             models[cell.name] = score(path)
-    uq = samples_file(root / "base" / "eval" / "base+uq-ttc")
+    uq = samples_file(root / "base" / "eval" / "base+uq-ttc", bench)
     if uq is not None:
         models["UQ-TTC"] = score(uq)
     order = ["base", *(c.name for c in grid), "UQ-TTC"]
