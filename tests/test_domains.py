@@ -115,3 +115,18 @@ def test_solve_stage_reads_a_value_as_the_option_it_names():
     assert [_as_option(question, a) for a in ("122.5", "(d)", "B", "245.0", "99")] == [
         "D", "D", "B", "C", "99"]
     assert _as_option("What is 2 + 2?", "4") == "4"  # not a choice question: unchanged
+
+
+def test_arithmetic_files_are_what_the_generator_makes_and_share_no_wording():
+    make = script("make_arithmetic")
+    taken: set[str] = set()
+    seeds = make.generate(300, make.random.Random(1), taken)
+    heldout = make.generate(240, make.random.Random(2), taken, make.heldout_problem, "heldout")
+    assert rows(seeds_path("arithmetic")) == seeds
+    # cached evaluations of the held-out set stay valid only while its rows keep their order
+    assert rows(ROOT / "src/svdistill/data/benchmarks/arithmetic_heldout.jsonl") == heldout
+    items = load_benchmark("arithmetic").items
+    assert len(items) == 240
+    assert not {s["question"] for s in seeds} & {i.question for i in items}
+    index = SeedIndex([(s["id"], s["question"]) for s in seeds])
+    assert find_overlaps(items, index) == []
