@@ -268,7 +268,7 @@ def main() -> None:
                        progress=not args.no_progress, uq_ttc=not args.no_uq_ttc).run()
 
     root = args.out / "ablate"
-    bench = load_benchmark(f"{args.task}@{args.heldout}").name
+    bench = load_benchmark(config.evaluate.benchmarks[0]).name  # its folder under eval/
     models = {"base": score(samples_file(root / "base" / "eval" / "base", bench))}
     for cell in grid:
         path = samples_file(root / cell.name / "eval" / "trained", bench)

@@ -85,11 +85,17 @@ def generate(count: int, rng: random.Random, taken: set[str], make=problem,
     return rows
 
 
-def main() -> None:
-    root = Path(__file__).resolve().parents[1] / "src" / "svdistill" / "data"
+def build() -> tuple[list[dict], list[dict]]:
+    """The seeds and the held-out set. Held-out rows are appended only: cached evaluations of
+    the set are keyed by question, so its first rows must stay as they are."""
     taken: set[str] = set()
     seeds = generate(300, random.Random(1), taken)
-    heldout = generate(240, random.Random(2), taken, heldout_problem, "heldout")
+    return seeds, generate(240, random.Random(2), taken, heldout_problem, "heldout")
+
+
+def main() -> None:
+    root = Path(__file__).resolve().parents[1] / "src" / "svdistill" / "data"
+    seeds, heldout = build()
     for path, rows in ((root / "seeds" / "arithmetic.jsonl", seeds),
                        (root / "benchmarks" / "arithmetic_heldout.jsonl", heldout)):
         path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")

@@ -118,12 +118,8 @@ def test_solve_stage_reads_a_value_as_the_option_it_names():
 
 
 def test_arithmetic_files_are_what_the_generator_makes_and_share_no_wording():
-    make = script("make_arithmetic")
-    taken: set[str] = set()
-    seeds = make.generate(300, make.random.Random(1), taken)
-    heldout = make.generate(240, make.random.Random(2), taken, make.heldout_problem, "heldout")
+    seeds, heldout = script("make_arithmetic").build()
     assert rows(seeds_path("arithmetic")) == seeds
-    # cached evaluations of the held-out set stay valid only while its rows keep their order
     assert rows(ROOT / "src/svdistill/data/benchmarks/arithmetic_heldout.jsonl") == heldout
     items = load_benchmark("arithmetic").items
     assert len(items) == 240
